@@ -1,0 +1,5 @@
+import sys
+
+from gym.cli import main
+
+sys.exit(main())

@@ -1,0 +1,176 @@
+"""build_app(): the Modal app of one run. Built offline; nothing is created until launch.
+
+Functions (each one's resources are in its decorator):
+
+| function         | resources                                   | volumes                        |
+|------------------|---------------------------------------------|--------------------------------|
+| download_model   | CPU, 4 h                                    | huggingface-cache (shared)     |
+| prepare_dataset  | CPU, 1 h                                    | <run>-data                     |
+| train            | gpu "H100:8", clustered(size=nodes, rdma)   | all three                      |
+|                  | for > 1 node, 24 h, retries (preemption)    |                                |
+
+No checkpoint conversion function: the pinned slime loads a Hugging Face directory given as
+--ref-load directly (for qwen3 and qwen3_moe model types), so Megatron torch_dist conversion
+is not needed for the bundled models.
+
+Volumes are per run (`<run>-data`, `<run>-checkpoints`); only the HF cache is shared. A retry
+after preemption finds the same checkpoint folder and slime resumes from its latest save
+(`--load` = `--save`), with the next rollout id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from gym.launch.resources import TRAIN_CPU_CORES, train_memory_gib
+from gym.launch.shipping import Shipment, plan_shipment
+from gym.paths import DATA_PATH, HF_CACHE_PATH, CHECKPOINTS_PATH, MEGATRON_ROOT, model_dir
+from gym.slime.argv import SLIME_IMAGE, build_argv
+from gym.slime.config import Resolved
+
+HF_CACHE_VOLUME = "huggingface-cache"
+TRAIN_TIMEOUT_S = 24 * 3600
+"""Modal's maximum; a longer run continues from its checkpoint when relaunched."""
+TRAIN_RETRIES = 2
+"""Restarts after a failure or preemption; each resumes from the latest checkpoint."""
+JOIN_TIMEOUT_S = 600
+"""How long rank 0 waits for the other nodes to join Ray before failing the run."""
+RUNTIME_ENV = {
+    "PYTHONPATH": f"{MEGATRON_ROOT}/:/root",
+    "CUDA_DEVICE_MAX_CONNECTIONS": "1",
+    "NCCL_NVLS_ENABLE": "1",
+}
+"""Ray job environment for slime (no secrets: those are inherited from the container)."""
+
+
+@dataclass(frozen=True)
+class RunApp:
+    """A built app plus what launching it needs; `app` is a real `modal.App`."""
+
+    app: Any
+    download_model: Any
+    prepare_dataset: Any
+    train: Any
+    spec: dict
+    shipment: Shipment
+    secrets: tuple[str, ...] = field(default=())
+    """Names of the Modal secrets the functions use (checked before launch)."""
+
+
+def data_fingerprint(r: Resolved, shipment: Shipment) -> str:
+    text = json.dumps([shipment.dataset_spec, sorted(shipment.uploads.items())], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def run_spec(r: Resolved, shipment: Shipment) -> dict:
+    """Everything the containers need, as plain data (JSON-serialisable, no secrets)."""
+    ds, c = r.dataset, r.config
+    required_env = ["WANDB_API_KEY"] if c.wandb is not None else []
+    return {
+        "name": r.name,
+        "num_nodes": c.num_nodes,
+        "gpus_per_node": c.gpus_per_node,
+        "ray_cpus_per_node": int(TRAIN_CPU_CORES),
+        "join_timeout_s": JOIN_TIMEOUT_S,
+        "model": {"repo": r.model.model_name, "revision": r.model.revision, "dir": model_dir(r.model.model_name)},
+        "data": {"spec": shipment.dataset_spec, "files": ds.output_files(), "input_key": ds.input_key,
+                 "label_key": ds.label_key, "fingerprint": data_fingerprint(r, shipment),
+                 "uploaded": bool(shipment.uploads)},
+        "ref_load": c.ref_load,
+        "argv": build_argv(r),
+        "env": dict(RUNTIME_ENV),
+        "required_env": required_env,
+        "volumes": volume_names(r.name),
+    }
+
+
+def volume_names(run_name: str) -> dict[str, str]:
+    return {"hf_cache": HF_CACHE_VOLUME, "data": f"{run_name}-data", "checkpoints": f"{run_name}-checkpoints"}
+
+
+def slime_image(shipment: Shipment):
+    """The pinned slime image plus gym (and the user's modules), with an empty HF cache dir
+    so the shared cache volume can mount there."""
+    import modal
+
+    image = (modal.Image.from_registry(SLIME_IMAGE)
+             .entrypoint([])
+             .run_commands(f"rm -rf {HF_CACHE_PATH}")
+             .add_local_python_source("gym", *shipment.modules))
+    return image
+
+
+def build_app(r: Resolved):
+    """The `modal.App` of a resolved, validated config, with its functions as attributes
+    (`app.download_model`, `app.prepare_dataset`, `app.train`) and the launch data as `app.gym`."""
+    return build_run_app(r).app
+
+
+def build_run_app(r: Resolved) -> RunApp:
+    """The Modal app and its launch data. Offline: no credentials, no network."""
+    import modal
+
+    from gym.launch import remote
+
+    c = r.config
+    shipment = plan_shipment(r.dataset, c.custom_rm_path)
+    spec = run_spec(r, shipment)
+    image = slime_image(shipment)
+    names = volume_names(r.name)
+    hf_cache = modal.Volume.from_name(names["hf_cache"], create_if_missing=True)
+    data = modal.Volume.from_name(names["data"], create_if_missing=True)
+    checkpoints = modal.Volume.from_name(names["checkpoints"], create_if_missing=True)
+
+    hf_secrets = [modal.Secret.from_name(r.model.hf_secret, required_keys=["HF_TOKEN"])] if r.model.hf_secret else []
+    train_secrets = list(hf_secrets)
+    if c.wandb is not None:
+        train_secrets.append(modal.Secret.from_name(c.wandb.secret_name, required_keys=["WANDB_API_KEY"]))
+
+    app = modal.App(r.name, tags={"gym.model": r.model.model_name, "gym.nodes": str(c.num_nodes)})
+    download_fn = app.function(image=image, volumes={HF_CACHE_PATH: hf_cache}, secrets=hf_secrets,
+                               timeout=4 * 3600)(remote.download_model)
+    prepare_fn = app.function(image=image, volumes={DATA_PATH: data, HF_CACHE_PATH: hf_cache},
+                              secrets=hf_secrets, timeout=3600)(remote.prepare_dataset)
+
+    train_body = remote.train
+    multi = c.num_nodes > 1
+    if multi:
+        train_body = modal.clustered(size=c.num_nodes, rdma=True)(train_body)
+    train_fn = app.function(
+        image=image,
+        gpu=f"{c.gpu_type}:{c.gpus_per_node}",
+        cpu=TRAIN_CPU_CORES,
+        memory=train_memory_gib(c.optimizer_cpu_offload) * 1024,
+        volumes={HF_CACHE_PATH: hf_cache, DATA_PATH: data, CHECKPOINTS_PATH: checkpoints},
+        secrets=train_secrets,
+        timeout=TRAIN_TIMEOUT_S,
+        retries=modal.Retries(max_retries=TRAIN_RETRIES, initial_delay=10.0, backoff_coefficient=1.0),
+        experimental_options={"efa_enabled": True} if multi else None,
+    )(train_body)
+
+    secrets = tuple(([r.model.hf_secret] if r.model.hf_secret else []) + ([c.wandb.secret_name] if c.wandb else []))
+    run_app = RunApp(app=app, download_model=download_fn, prepare_dataset=prepare_fn, train=train_fn,
+                     spec=spec, shipment=shipment, secrets=secrets)
+    app.download_model, app.prepare_dataset, app.train, app.gym = download_fn, prepare_fn, train_fn, run_app
+
+    @app.local_entrypoint()
+    def main() -> None:
+        """`modal run --detach <your script>`: download, prepare, then train (blocking)."""
+        from gym.launch.launcher import preflight, run_steps
+
+        preflight(run_app)
+        run_steps(run_app, wait=True)
+
+    return run_app
+
+
+def python_mismatch_note() -> str | None:
+    """Why a local Python other than the image's does not matter (shown in docs and launch logs)."""
+    if sys.version_info[:2] == (3, 12):
+        return None
+    return (f"local Python {sys.version_info.major}.{sys.version_info.minor}, slime image Python 3.12: fine, "
+            "gym's Modal functions are imported by name in the container, not pickled")

@@ -1,0 +1,166 @@
+"""Plan: every number a launch implies, before it is launched.
+
+Cluster layout, the train/rollout split, parallel sizes, batch arithmetic, which values
+were derived, GPU-hours and price per hour. Prints as a table; renders as HTML in a
+notebook.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+from gym import pricing
+from gym.errors import Problem
+from gym.launch.resources import TRAIN_CPU_CORES, train_memory_gib
+from gym.slime.config import Resolved
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The numbers of one run. GPU counts are GPUs; batches count prompts or samples as named."""
+
+    name: str
+    model: str
+    gpu_type: str
+    num_nodes: int
+    """Nodes in the Modal cluster (all of them)."""
+    gpus_per_node: int
+    colocate: bool
+    train_gpus: int
+    rollout_gpus: int
+    rollout_engines: int
+    engine_gpus: int
+    actor_num_nodes: int
+    """slime's --actor-num-nodes (training nodes)."""
+    actor_num_gpus_per_node: int
+    tp: int
+    pp: int
+    cp: int
+    ep: int
+    dp: int | None
+    rollout_batch_size: int
+    n_samples_per_prompt: int
+    samples_per_rollout: int
+    global_batch_size: int
+    steps_per_rollout: int
+    num_rollout: int
+    total_steps: int
+    train_script: str
+    usd_per_hour: float
+    derived: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[Problem, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def cluster_gpus(self) -> int:
+        return self.num_nodes * self.gpus_per_node
+
+    @property
+    def gpu_hours_per_hour(self) -> int:
+        """GPU-hours billed per wall-clock hour: every GPU of the cluster, busy or not."""
+        return self.cluster_gpus
+
+    @property
+    def samples_per_dp_rank(self) -> float | None:
+        """Samples each data-parallel rank trains on per optimizer step."""
+        return self.global_batch_size / self.dp if self.dp else None
+
+    @property
+    def total_samples(self) -> int:
+        return self.num_rollout * self.samples_per_rollout
+
+    def usd_for(self, hours: float) -> float:
+        """Price of `hours` wall-clock hours of this cluster, in US dollars."""
+        return self.usd_per_hour * hours
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(section, label, value) rows, in reading order."""
+        d = self.derived
+
+        def mark(key: str, text: str) -> str:
+            return f"{text}  (derived)" if key in d else text
+
+        split = ("colocated: every GPU trains and rolls out, in turns"
+                 if self.colocate else
+                 f"split: {self.train_gpus // self.gpus_per_node if self.train_gpus >= self.gpus_per_node else 0} "
+                 f"node(s) train, {self.rollout_gpus / self.gpus_per_node:g} node(s) roll out")
+        rows = [
+            ("run", "name", mark("name", self.name)),
+            ("run", "model", self.model),
+            ("cluster", "nodes", mark("num_nodes", f"{self.num_nodes} × {self.gpus_per_node} {self.gpu_type} "
+                                      f"= {self.cluster_gpus} GPUs")),
+            ("cluster", "layout", split),
+            ("cluster", "training GPUs", f"{self.train_gpus}  (slime --actor-num-nodes {self.actor_num_nodes} "
+                                         f"--actor-num-gpus-per-node {self.actor_num_gpus_per_node})"),
+            ("cluster", "rollout GPUs", mark("rollout_num_gpus", f"{self.rollout_gpus} in {self.rollout_engines} "
+                                            f"SGLang engine(s) of {self.engine_gpus} GPU(s)")),
+            ("parallel", "TP × PP × CP", f"{self.tp} × {self.pp} × {self.cp}" + (f", EP {self.ep}" if self.ep > 1 else "")),
+            ("parallel", "data parallel (DP)", f"{self.dp} = {self.train_gpus} / {self.tp * self.pp * self.cp}"
+             if self.dp else "not a whole number"),
+            ("batch", "prompts per rollout", mark("rollout_batch_size", str(self.rollout_batch_size))),
+            ("batch", "samples per prompt", mark("n_samples_per_prompt", str(self.n_samples_per_prompt))),
+            ("batch", "samples per rollout", f"{self.samples_per_rollout} = {self.rollout_batch_size} × "
+                                             f"{self.n_samples_per_prompt}"),
+            ("batch", "samples per step", mark("global_batch_size", f"{self.global_batch_size}"
+                                                + (f" ({self.samples_per_dp_rank:g} per DP rank)" if self.dp else ""))),
+            ("batch", "steps per rollout", f"{self.steps_per_rollout} = {self.samples_per_rollout} / {self.global_batch_size}"),
+            ("batch", "rollouts", mark("num_rollout", str(self.num_rollout))),
+            ("batch", "optimizer steps", f"{self.total_steps} = {self.num_rollout} × {self.steps_per_rollout}"),
+            ("launch", "entry point", self.train_script),
+            ("cost", "GPU-hours per hour", str(self.gpu_hours_per_hour)),
+            ("cost", "price per hour", f"${self.usd_per_hour:,.2f}  (Modal list prices of {pricing.PRICES_AS_OF}: GPUs, "
+                                          f"{TRAIN_CPU_CORES:g} cores and memory per node)"),
+        ]
+        rows += [("note", "note", n) for n in self.notes]
+        rows += [("warning", ", ".join(w.fields), w.message) for w in self.warnings]
+        return rows
+
+    def __str__(self) -> str:
+        rows = self.rows()
+        width = max(len(label) for _, label, _ in rows)
+        lines, section = [f"Plan for {self.name}"], None
+        for sec, label, value in rows:
+            if sec != section:
+                lines.append(f"[{sec}]")
+                section = sec
+            lines.append(f"  {label:<{width}}  {value}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        out = [f"<table class='gym-plan'><caption style='text-align:left'><b>Plan for "
+               f"{html.escape(self.name)}</b></caption>"]
+        section = None
+        for sec, label, value in self.rows():
+            if sec != section:
+                out.append(f"<tr><th colspan='2' style='text-align:left'>{html.escape(sec)}</th></tr>")
+                section = sec
+            style = " style='color:#b45309'" if sec == "warning" else ""
+            out.append(f"<tr{style}><td>{html.escape(label)}</td><td>{html.escape(value)}</td></tr>")
+        out.append("</table>")
+        return "".join(out)
+
+
+def make_plan(r: Resolved, warnings: list[Problem] | tuple[Problem, ...] = ()) -> Plan:
+    """Build the plan of a resolved config (numbers stay defined for invalid configs where they can)."""
+    c, lay = r.config, r.layout
+    notes = []
+    if r.seed_alias and lay.actor_num_nodes != c.num_nodes:
+        notes.append(f"actor_num_nodes={c.num_nodes} was read as the cluster size (num_nodes), as in the seed "
+                     f"tutorial; slime's own --actor-num-nodes counts training nodes only: {lay.actor_num_nodes}")
+    gbs = c.global_batch_size
+    steps = r.steps_per_rollout
+    price = (pricing.container_usd_per_hour(c.gpu_type, c.gpus_per_node, TRAIN_CPU_CORES,
+                                            train_memory_gib(c.optimizer_cpu_offload)) * c.num_nodes
+             if c.gpu_type in pricing.GPU_USD_PER_SECOND else float("nan"))
+    return Plan(
+        name=r.name, model=r.model.model_name, gpu_type=c.gpu_type, num_nodes=c.num_nodes,
+        gpus_per_node=c.gpus_per_node, colocate=c.colocate, train_gpus=lay.train_gpus,
+        rollout_gpus=lay.rollout_gpus, rollout_engines=lay.num_engines, engine_gpus=lay.engine_gpus,
+        actor_num_nodes=lay.actor_num_nodes, actor_num_gpus_per_node=lay.actor_num_gpus_per_node,
+        tp=lay.tp, pp=lay.pp, cp=lay.cp, ep=lay.ep, dp=lay.dp,
+        rollout_batch_size=c.rollout_batch_size, n_samples_per_prompt=c.n_samples_per_prompt,
+        samples_per_rollout=r.samples_per_rollout, global_batch_size=gbs, steps_per_rollout=steps,
+        num_rollout=c.num_rollout, total_steps=c.num_rollout * steps, train_script=r.train_script,
+        usd_per_hour=price, derived=dict(r.derived), warnings=tuple(w for w in warnings if w.severity == "warning"),
+        notes=tuple(notes))

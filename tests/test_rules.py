@@ -1,0 +1,240 @@
+"""Every rule in gym.slime.rules: a config that breaks it, a config that passes it, and its fixes."""
+
+import dataclasses
+import textwrap
+
+import pytest
+
+from gym import ConfigError, SlimeConfig, WandbConfig
+from gym.datasets import LocalDataset
+from gym.models import Qwen3_4B, Qwen3_14B, Qwen3_30B_A3B, Qwen3_32B, SlimePreset
+from gym.slime.rules import RULES, nearest_multiples
+
+
+def rules_hit(config: SlimeConfig, severity: str | None = None) -> set[str]:
+    return {p.rule for p in config.problems() if severity is None or p.severity == severity}
+
+
+@pytest.fixture
+def local_rows(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"input": "What is 1 + 1?", "label": "2"}\n')
+    return path
+
+
+@pytest.fixture
+def reward_module(tmp_path, monkeypatch):
+    (tmp_path / "my_reward.py").write_text(textwrap.dedent("""
+        async def score(args, sample, **kwargs):
+            return 1.0
+
+        def not_async(args, sample, **kwargs):
+            return 1.0
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "my_reward"
+
+
+NO_MAX_TOKENS = dataclasses.replace(Qwen3_4B(), slime=SlimePreset(max_tokens_per_gpu=None))
+
+# rule -> (breaking configs, passing configs), as SlimeConfig keyword arguments.
+CASES = {
+    "check_types": ([dict(num_nodes="4"), dict(colocate=1), dict(lr="1e-6"), dict(extra_args=[1])],
+                    [dict(num_nodes=4, colocate=True, lr=1e-6)]),
+    "known_model": ([dict(model="Qwen3-5B")], [dict(model="qwen3-4b"), dict(model="Qwen/Qwen3-8B")]),
+    "positive_counts": ([dict(num_nodes=0), dict(num_nodes=-2), dict(global_batch_size=0),
+                         dict(rollout_batch_size=-1), dict(num_rollout=0)],
+                        [dict(num_nodes=1, num_rollout=1)]),
+    "non_negative_values": ([dict(lr=0.0), dict(entropy_coef=-0.1), dict(adam_beta2=1.5)], [dict(lr=3e-6)]),
+    "gpu_type_known": ([dict(gpu_type="H1OO"), dict(gpu_type="A100-80GB"), dict(gpu_type="h100")],
+                       [dict(gpu_type="H100"), dict(gpu_type="H200")]),
+    "gpus_per_node_limit": ([dict(gpus_per_node=16), dict(num_nodes=2, gpus_per_node=4)],
+                            [dict(gpus_per_node=4), dict(num_nodes=2, gpus_per_node=8)]),
+    "colocated_rollout_gpus": ([dict(rollout_num_gpus=4), dict(num_nodes=2, rollout_num_gpus=8)],
+                               [dict(rollout_num_gpus=8), dict(num_nodes=2)]),
+    "split_rollout_gpus": ([dict(colocate=False, rollout_num_gpus=8),
+                            dict(num_nodes=2, colocate=False, rollout_num_gpus=4),
+                            dict(num_nodes=2, colocate=False, rollout_num_gpus=0)],
+                           [dict(colocate=False), dict(num_nodes=2, colocate=False),
+                            dict(colocate=False, rollout_num_gpus=6, global_batch_size=16, rollout_batch_size=16)]),
+    "train_script_matches_layout": ([dict(train_script="train_async.py"), dict(train_script="train2.py")],
+                                    [dict(colocate=False, train_script="train.py"),
+                                     dict(colocate=False, train_script="train_async.py")]),
+    "world_divisible": ([dict(gpus_per_node=6, tensor_model_parallel_size=4)],
+                        [dict(gpus_per_node=6, tensor_model_parallel_size=2)]),
+    "expert_world_divisible": ([dict(model=Qwen3_30B_A3B(), expert_tensor_parallel_size=4)],
+                               [dict(model=Qwen3_30B_A3B())]),
+    "heads_divisible_by_tp": ([dict(model=Qwen3_14B(), num_nodes=2, tensor_model_parallel_size=16)],
+                              [dict(model=Qwen3_14B(), num_nodes=2, tensor_model_parallel_size=8)]),
+    "kv_groups_vs_tp": ([dict(tensor_model_parallel_size=3)], [dict(tensor_model_parallel_size=2)]),
+    "layers_divisible_by_pp": ([dict(pipeline_model_parallel_size=8)], [dict(pipeline_model_parallel_size=2)]),
+    "experts_divisible_by_ep": ([dict(expert_model_parallel_size=2)],
+                                [dict(model=Qwen3_30B_A3B(), expert_model_parallel_size=8)]),
+    "seq_length_vs_cp": ([dict(gpus_per_node=6, context_parallel_size=3)], [dict(context_parallel_size=2)]),
+    "tp_within_node": ([dict(model=Qwen3_32B(), num_nodes=2, tensor_model_parallel_size=16)],
+                       [dict(model=Qwen3_32B(), num_nodes=2)]),
+    "sequence_parallel_needs_tp": ([dict(sequence_parallel=True)],
+                                   [dict(sequence_parallel=True, tensor_model_parallel_size=2)]),
+    "global_batch_multiple_of_dp": ([dict(global_batch_size=12), dict(num_nodes=4, colocate=False,
+                                                                      global_batch_size=128)],
+                                    [dict(global_batch_size=16), dict(num_nodes=4, global_batch_size=128)]),
+    "samples_fill_whole_steps": ([dict(rollout_batch_size=3, global_batch_size=16),
+                                  dict(rollout_batch_size=1, global_batch_size=16)],
+                                 [dict(rollout_batch_size=4, global_batch_size=16)]),
+    "dynamic_batch_needs_token_cap": ([dict(model=NO_MAX_TOKENS)],
+                                      [dict(model=NO_MAX_TOKENS, max_tokens_per_gpu=8192),
+                                       dict(model=NO_MAX_TOKENS, use_dynamic_batch_size=False)]),
+    "sample_fits_token_cap": ([dict(max_tokens_per_gpu=2048),
+                               dict(rollout_max_prompt_len=6000, max_tokens_per_gpu=9216)],
+                              [dict(max_tokens_per_gpu=2048, context_parallel_size=2)]),
+    "lr_warmup_within_run": ([dict(num_rollout=2, lr_warmup_iters=8)], [dict(num_rollout=2, lr_warmup_iters=7)]),
+    "group_needs_two_samples": ([dict(n_samples_per_prompt=1)], [dict(n_samples_per_prompt=2)]),
+    "sample_fits_context": ([dict(rollout_max_response_len=50000)], [dict(rollout_max_response_len=32768)]),
+    "engine_fits_nodes": ([dict(rollout_num_gpus_per_engine=3)], [dict(rollout_num_gpus_per_engine=2)]),
+    "engines_use_all_rollout_gpus": ([dict(colocate=False, rollout_num_gpus=6, rollout_num_gpus_per_engine=4,
+                                           global_batch_size=2, rollout_batch_size=4)],
+                                     [dict(colocate=False, rollout_num_gpus=6, rollout_num_gpus_per_engine=2,
+                                           global_batch_size=2, rollout_batch_size=4)]),
+    "engine_heads_divisible": ([dict(model=Qwen3_14B(), num_nodes=2, rollout_num_gpus_per_engine=16)],
+                               [dict(model=Qwen3_14B(), num_nodes=2, rollout_num_gpus_per_engine=8)]),
+    "memory_fraction_range": ([dict(sglang_mem_fraction_static=1.2), dict(sglang_mem_fraction_static=0.95)],
+                              [dict(sglang_mem_fraction_static=0.8), dict(colocate=False, sglang_mem_fraction_static=0.9)]),
+    "temperature_positive": ([dict(rollout_temperature=0.0)], [dict(rollout_temperature=0.6)]),
+    "weights_interval_only_async": ([dict(update_weights_interval=2)],
+                                    [dict(colocate=False, update_weights_interval=2)]),
+    "known_choices": ([dict(advantage_estimator="ppo"), dict(kl_loss_type="k4"), dict(lr_decay_style="cos"),
+                       dict(recompute_granularity="partial")],
+                      [dict(advantage_estimator="gspo", kl_loss_type="k3", lr_decay_style="cosine")]),
+    "recompute_settings": ([dict(recompute_granularity="selective", recompute_num_layers=2),
+                            dict(recompute_granularity="off", recompute_method="block")],
+                           [dict(recompute_granularity="selective"), dict(recompute_granularity="off"),
+                            dict(recompute_granularity="full", recompute_method="block", recompute_num_layers=4)]),
+    "reinforce_needs_normalization": ([dict(advantage_estimator="reinforce_plus_plus")],
+                                      [dict(advantage_estimator="reinforce_plus_plus", normalize_advantages=True)]),
+    "kl_exclusive": ([dict(kl_coef=0.1, kl_loss_coef=0.1)], [dict(kl_loss_coef=0.1)]),
+    "kl_needs_reference": ([dict(use_kl_loss=True, kl_loss_coef=0.01, ref_load="")],
+                           [dict(use_kl_loss=True, kl_loss_coef=0.01)]),
+    "kl_loss_zero_coefficient": ([dict(use_kl_loss=True)], [dict(use_kl_loss=True, kl_loss_coef=0.001)]),
+    "clip_range": ([dict(eps_clip=0.3, eps_clip_high=0.2), dict(eps_clip=0.0)], [dict(eps_clip_high=0.2)]),
+    "lr_decay_not_linear": ([dict(lr_decay_style="linear")], [dict(lr_decay_style="cosine")]),
+    "reward_defined": ([dict(rm_type=None), dict(rm_type="dapo_x"), dict(rm_type="remote_rm")],
+                       [dict(rm_type="boxed_math"), dict(rm_type="remote_rm", rm_url="http://rm:8000/score")]),
+    "run_name_valid": ([dict(name="my run!"), dict(name="x" * 60)], [dict(name="my-run_1.0")]),
+    "extra_args_known": ([dict(extra_args=["--rollout-num-gpu", "8"]), dict(extra_args=["--wandb-key", "k"]),
+                          dict(extra_args=["--global-batch-size", "16"])],
+                         [dict(extra_args=["--rollout-top-k", "20"])]),
+}
+
+
+def _configs(kind_index: int):
+    for name, cases in CASES.items():
+        for i, kwargs in enumerate(cases[kind_index]):
+            yield pytest.param(name, kwargs, id=f"{name}-{i}")
+
+
+@pytest.mark.parametrize("rule_name,kwargs", list(_configs(0)))
+def test_rule_fails(rule_name, kwargs):
+    config = SlimeConfig(**kwargs)
+    assert rule_name in rules_hit(config), config.problems()
+
+
+@pytest.mark.parametrize("rule_name,kwargs", list(_configs(1)))
+def test_rule_passes(rule_name, kwargs):
+    config = SlimeConfig(**kwargs)
+    assert rule_name not in rules_hit(config), config.problems()
+
+
+def test_every_rule_has_cases():
+    names = {fn.__name__ for fn in RULES}
+    local = {"reward_needs_label", "custom_reward_importable", "dataset_files", "eval_needs_data", "wandb_names"}
+    assert names - set(CASES) == local  # these need files or objects: tested below
+
+
+@pytest.mark.parametrize("rule_name,kwargs", list(_configs(0)))
+def test_first_fix_repairs_the_rule(rule_name, kwargs):
+    """A suggested fix is a real fix: applying it makes that rule hold."""
+    if rule_name in ("check_types", "known_model"):
+        pytest.skip("type problems carry no fix")
+    config = SlimeConfig(**kwargs)
+    found = [p for p in config.problems() if p.rule == rule_name]
+    with_fix = [p for p in found if p.fixes]
+    if not with_fix:
+        pytest.skip("this rule states what to do in words")
+    fixed = config.replace(**with_fix[0].fixes[0].changes)
+    assert rule_name not in rules_hit(fixed), (with_fix[0], fixed.problems())
+
+
+def test_label_rule(local_rows):
+    unlabelled = LocalDataset(local_rows, input_key="input")
+    assert "reward_needs_label" in rules_hit(SlimeConfig(dataset=unlabelled))
+    assert "reward_needs_label" not in rules_hit(SlimeConfig(dataset=unlabelled, rm_type="random"))
+    labelled = LocalDataset(local_rows, input_key="input", label_key="label")
+    assert "reward_needs_label" not in rules_hit(SlimeConfig(dataset=labelled))
+
+
+def test_custom_reward_rule(reward_module):
+    assert "custom_reward_importable" not in rules_hit(SlimeConfig(custom_rm_path="my_reward.score"))
+    assert "reward_defined" not in rules_hit(SlimeConfig(rm_type=None, custom_rm_path="my_reward.score"))
+    for bad in ("my_reward.not_async", "my_reward.missing", "no_such_module_xyz.score", "score"):
+        problems = [p for p in SlimeConfig(custom_rm_path=bad).problems() if p.rule == "custom_reward_importable"]
+        assert problems, bad
+    msg = str([p for p in SlimeConfig(custom_rm_path="my_reward.not_async").problems()
+               if p.rule == "custom_reward_importable"][0])
+    assert "async def not_async(args, sample, **kwargs)" in msg
+
+
+def test_dataset_rules(tmp_path, local_rows):
+    assert "dataset_files" in rules_hit(SlimeConfig(dataset=LocalDataset(tmp_path / "missing.jsonl", label_key="l")))
+    csv = tmp_path / "rows.csv"
+    csv.write_text("input,label\n")
+    assert "dataset_files" in rules_hit(SlimeConfig(dataset=LocalDataset(csv, label_key="label")))
+    assert "dataset_files" not in rules_hit(SlimeConfig(dataset=LocalDataset(local_rows, label_key="label")))
+
+
+def test_eval_rule(local_rows):
+    no_eval = LocalDataset(local_rows, label_key="label")
+    assert "eval_needs_data" in rules_hit(SlimeConfig(dataset=no_eval, eval_interval=5))
+    assert "eval_needs_data" not in rules_hit(SlimeConfig(dataset=no_eval))
+    with_eval = LocalDataset(local_rows, label_key="label", eval_source=local_rows)
+    assert "eval_needs_data" not in rules_hit(SlimeConfig(dataset=with_eval, eval_interval=5))
+
+
+def test_wandb_rule():
+    assert "wandb_names" in rules_hit(SlimeConfig(wandb=WandbConfig(project="p")))
+    assert "wandb_names" in rules_hit(SlimeConfig(wandb=WandbConfig(group="g")))
+    assert "wandb_names" not in rules_hit(SlimeConfig(wandb=WandbConfig(project="p", group="g")))
+
+
+def test_warnings_do_not_raise():
+    config = SlimeConfig(lr_decay_style="linear", sequence_parallel=True)
+    warnings = config.validate()
+    assert {w.rule for w in warnings} == {"lr_decay_not_linear", "sequence_parallel_needs_tp"}
+    assert all(w.severity == "warning" for w in warnings)
+
+
+def test_error_lists_every_problem_with_formula_and_fixes():
+    config = SlimeConfig(num_nodes=4, colocate=False, global_batch_size=128, rollout_batch_size=64,
+                         gpu_type="H1OO", rollout_temperature=0.0)
+    with pytest.raises(ConfigError) as info:
+        config.validate()
+    text = str(info.value)
+    assert text.startswith("3 problems in SlimeConfig")
+    assert ("global_batch_size=128 must be a multiple of micro_batch_size × DP = 1 × 24; "
+            "nearest valid: 96 | 120 | 144") in text
+    assert "rollout_batch_size × n_samples_per_prompt = 64 × 8 = 512 must be a multiple of global_batch_size=128" \
+        not in text  # 512 = 4 × 128: that rule holds
+    assert "gpu_type='H1OO' is not a Modal GPU type" in text
+    assert "rollout_temperature=0.0 must be > 0" in text
+    assert isinstance(info.value, ValueError)
+    assert len([p for p in info.value.problems if p.severity == "error"]) == 3
+
+
+def test_nearest_multiples():
+    assert nearest_multiples(128, 24) == [96, 120, 144]
+    assert nearest_multiples(16, 8) == [8, 24, 32]
+    assert nearest_multiples(3, 8) == [8, 16, 24]
+
+
+def test_zero_nodes_does_not_crash_other_rules():
+    problems = SlimeConfig(num_nodes=0, gpus_per_node=0).problems()
+    assert {"positive_counts"} <= {p.rule for p in problems}
