@@ -130,7 +130,7 @@ def build_run_app(r: Resolved) -> RunApp:
     if c.wandb is not None:
         train_secrets.append(modal.Secret.from_name(c.wandb.secret_name, required_keys=["WANDB_API_KEY"]))
 
-    app = modal.App(r.name, tags={"gym.model": r.model.model_name, "gym.nodes": str(c.num_nodes)})
+    app = modal.App(r.name, tags={"gym.model": r.model.short_name, "gym.nodes": str(c.num_nodes)})
     download_fn = app.function(image=image, volumes={HF_CACHE_PATH: hf_cache}, secrets=hf_secrets,
                                timeout=4 * 3600)(remote.download_model)
     prepare_fn = app.function(image=image, volumes={DATA_PATH: data, HF_CACHE_PATH: hf_cache},
@@ -157,7 +157,6 @@ def build_run_app(r: Resolved) -> RunApp:
                      spec=spec, shipment=shipment, secrets=secrets)
     app.download_model, app.prepare_dataset, app.train, app.gym = download_fn, prepare_fn, train_fn, run_app
 
-    @app.local_entrypoint()
     def main() -> None:
         """`modal run --detach <your script>`: download, prepare, then train (blocking)."""
         from gym.launch.launcher import preflight, run_steps
@@ -165,6 +164,10 @@ def build_run_app(r: Resolved) -> RunApp:
         preflight(run_app)
         run_steps(run_app, wait=True)
 
+    # A local entrypoint runs only here, never in a container, so it may close over this run;
+    # Modal's global-scope check is meant for functions it imports remotely.
+    main.__qualname__ = "main"
+    app.local_entrypoint()(main)
     return run_app
 
 

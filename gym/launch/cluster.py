@@ -112,8 +112,7 @@ def submit_and_follow(spec: dict, head_ip: str) -> str:
     env = {**spec["env"], "MASTER_ADDR": head_ip, "no_proxy": f"127.0.0.1,{head_ip}"}
     entrypoint = "python3 " + " ".join(_quote(a) for a in spec["argv"])
     print(f"[gym] submitting: {entrypoint}", flush=True)
-    print(f"[gym] job environment: {sorted(env)} (+ secrets inherited from the container: "
-          f"{sorted(spec['required_env'])}, values not shown)", flush=True)
+    print(describe_env(env, spec["required_env"]), flush=True)
     job_id = client.submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env})
 
     async def follow() -> None:
@@ -126,6 +125,12 @@ def submit_and_follow(spec: dict, head_ip: str) -> str:
         time.sleep(2)
         status = str(client.get_job_status(job_id)).split(".")[-1]
     return status
+
+
+def describe_env(env: dict[str, str], secret_names: list[str]) -> str:
+    """The job environment for the log: values of plain settings, names only for secrets."""
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(env.items()))
+    return f"[gym] job environment: {shown}; secrets inherited from the container: {sorted(secret_names)}"
 
 
 def _quote(arg: str) -> str:

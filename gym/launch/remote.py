@@ -62,7 +62,15 @@ def download_model(spec: dict) -> str:
 
 
 def prepare_dataset(spec: dict) -> list[str]:
-    """Write the dataset's files into the run's data volume: idempotent and all-or-nothing.
+    """Write the dataset's files into the run's data volume and commit it."""
+    _reload(spec["volumes"]["data"])
+    if prepare_files(spec["data"]):
+        _commit(spec["volumes"]["data"])
+    return spec["data"]["files"]
+
+
+def prepare_files(data: dict) -> bool:
+    """Write and check the dataset's files: idempotent and all-or-nothing. True if it wrote.
 
     The marker (written last, with the dataset's fingerprint) is what `train` checks, so a
     prepare that dies half way leaves no marker and is simply redone.
@@ -70,12 +78,12 @@ def prepare_dataset(spec: dict) -> list[str]:
     from gym.datasets import read_columns
     from gym.launch.shipping import rebuild_dataset
 
-    data = spec["data"]
     folder = str(Path(data["files"][0]).parent)
     want = {"fingerprint": data["fingerprint"], "files": data["files"]}
     if _read_marker(folder) == want and all(Path(f).is_file() for f in data["files"]):
         print(f"[gym] dataset already prepared in {folder}")
-        return data["files"]
+        return False
+    Path(folder).mkdir(parents=True, exist_ok=True)
     Path(folder, MARKER).unlink(missing_ok=True)
     if not data["uploaded"]:
         rebuild_dataset(data["spec"]).prepare()
@@ -90,9 +98,8 @@ def prepare_dataset(spec: dict) -> list[str]:
             raise RuntimeError(f"[gym] {path} has no column(s) {absent}; it has {columns}. "
                                "Set input_key/label_key to existing columns.")
     _write_marker(folder, want)
-    _commit(spec["volumes"]["data"])
     print(f"[gym] dataset ready: {data['files']}")
-    return data["files"]
+    return True
 
 
 def train(spec: dict) -> dict:

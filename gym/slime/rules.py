@@ -299,6 +299,8 @@ def expert_world_divisible(r: Resolved) -> Iterator[Problem]:
     """Megatron: W % (ETP·EP·PP) == 0 (ETP defaults to TP)."""
     lay = r.layout
     size = lay.etp * lay.ep * lay.pp
+    if not r.model.architecture.is_moe and lay.ep == 1:
+        return  # dense: the same as world_divisible without CP, which reports it
     if lay.train_gpus > 0 and lay.train_gpus % size:
         yield problem(("expert_model_parallel_size", "expert_tensor_parallel_size"),
                       f"training GPUs W={lay.train_gpus} must be divisible by ETP × EP × PP = {lay.etp} × "
@@ -798,7 +800,10 @@ def extra_args_known(r: Resolved) -> Iterator[Problem]:
             import difflib
 
             close = difflib.get_close_matches(flag, list(known), n=3)
-            yield problem("extra_args", f"{flag} is not a flag of the pinned slime (it would be silently ignored)",
-                          [Fix({"extra_args": [c]}) for c in close])
+            hint = "".join(f"; {c} is set by gym: use the SlimeConfig field {c[2:].replace('-', '_')}"
+                           for c in close[:1] if c in ours)
+            yield problem("extra_args", f"{flag} is not a flag of the pinned slime (it would be silently ignored)"
+                          + hint, [Fix({"extra_args": [c if a == arg else a for a in extra]})
+                                   for c in close if c not in ours])
         elif flag in ours:
             yield problem("extra_args", f"{flag} is already set by gym from a SlimeConfig field; set that field instead")
