@@ -550,7 +550,7 @@ def memory_fraction_range(r: Resolved) -> Iterator[Problem]:
 
 @rule
 def temperature_positive(r: Resolved) -> Iterator[Problem]:
-    """slime: rollout_temperature > 0."""
+    """rollout_temperature > 0 (the pinned slime does not check it; slime added the check on 2026-08-21)."""
     t = r.config.rollout_temperature
     if t <= 0:
         yield problem("rollout_temperature", f"rollout_temperature={t} must be > 0 (GRPO needs diverse samples)",
