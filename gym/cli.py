@@ -31,7 +31,8 @@ def _parse_value(text: str):
     return text
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace, base=None):
+    """A SlimeConfig from the command line's overrides (on top of `base` when given)."""
     from gym.slime.config import SlimeConfig
 
     fields = {f.name for f in dataclasses.fields(SlimeConfig)}
@@ -50,7 +51,7 @@ def config_from_args(args: argparse.Namespace):
             raise SystemExit(f"--set {item!r}: expected field=value with a SlimeConfig field "
                              f"(e.g. global_batch_size=128)")
         values[key] = _parse_value(raw)
-    return SlimeConfig(**values)
+    return base.replace(**values) if base is not None else SlimeConfig(**values)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -102,14 +103,31 @@ def cmd_run(args) -> int:
             print(err, file=sys.stderr)
             return 3
         return 0
-    from gym.slime.argv import format_command
+    return run_locally(args)
 
-    config = config_from_args(args) if _has_overrides(args) else seed_production_config()
+
+def run_locally(args) -> int:
+    """The tiny local run: plan, train, then where to look."""
+    from gym.local.tiny import tiny_config
+
+    base = tiny_config()
+    config = config_from_args(args, base=base) if _has_overrides(args) else base
+    if args.rollouts is not None:
+        config = config.replace(num_rollout=args.rollouts)
     print(config.plan())
-    print("\nslime command (inside the pinned image):")
-    print(format_command(config.slime_argv()))
-    print("\nThe local backend (a real tiny GRPO run) arrives with the next milestone; "
-          "`--backend modal` launches this plan on Modal.")
+    print("\nRunning it locally: the same config, on a tiny random model of the same architecture.\n")
+    from gym.local.runner import run_local
+
+    history = run_local(config, seed=args.seed, resume=args.resume, out_dir=args.out_dir)
+    reward_png = history.run_dir / "reward.png"
+    timeline_png = history.run_dir / "timeline.png"
+    history.reward_curve().savefig(reward_png, dpi=120)
+    history.timeline_chart().savefig(timeline_png, dpi=120)
+    first, last = history.window_mean(), history.window_mean(last=True)
+    print(f"\nreward: {first:.2f} over the first 10% of rollouts -> {last:.2f} over the last 10%")
+    print(f"metrics:  {history.run_dir / 'metrics.jsonl'}  (one row per rollout, slime's metric names)")
+    print(f"timeline: {history.run_dir / 'timeline.jsonl'}")
+    print(f"plots:    {reward_png}  {timeline_png}")
     return 0
 
 
@@ -126,9 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     p_argv = sub.add_parser("argv", help="print the exact slime command")
     _add_config_args(p_argv)
     p_argv.set_defaults(func=cmd_argv)
-    p_run = sub.add_parser("run", help="run the course's main job (default: the seed's 4-node run)")
+    p_run = sub.add_parser("run", help="run a config: locally on a tiny model (default), or on Modal")
     _add_config_args(p_run)
-    p_run.add_argument("--backend", choices=("local", "modal"), default="local")
+    p_run.add_argument("--backend", choices=("local", "modal"), default="local",
+                       help="local: gym.local.tiny_config() plus overrides; modal: the seed's 4-node run plus overrides")
+    p_run.add_argument("--rollouts", type=int, help="local: number of rollouts (default: the config's)")
+    p_run.add_argument("--seed", type=int, default=0, help="local: model init, prompt order and sampling")
+    p_run.add_argument("--resume", action="store_true", help="local: continue from the run's last checkpoint")
+    p_run.add_argument("--out-dir", default="runs", help="local: where runs/<name>/ goes")
     p_run.set_defaults(func=cmd_run)
     args = parser.parse_args(argv)
     try:

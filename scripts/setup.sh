@@ -2,6 +2,7 @@
 # Create .venv and install gym with the given extras (default: none). Idempotent: re-runs
 # install nothing unless pyproject.toml or the extras changed.
 #   scripts/setup.sh            # plan, argv, Modal app, launch
+#   scripts/setup.sh local      # + the local backend (torch, transformers, ray)
 #   scripts/setup.sh dev        # + tests and notebook tooling
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,10 @@ fi
 stamp=".venv/.gym-$(cat pyproject.toml | sha1sum | cut -c1-12)-${extras:-base}"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
+  case ",$extras," in
+    # torch first, pinned: an unpinned torch (asked for by transformers) pulls a multi-GB CUDA build.
+    *,local,*|*,dev,*|*,bench,*) .venv/bin/python -m pip install -q --disable-pip-version-check "torch==${GYM_TORCH_VERSION:-2.13.0}" ;;
+  esac
   if [ -n "$extras" ]; then spec=".[$extras]"; else spec="."; fi
   .venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"
   touch "$stamp"

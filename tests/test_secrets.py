@@ -44,7 +44,7 @@ def test_nothing_carries_the_key(secrets_in_env, capsys):
     assert_clean(json.dumps(ra.spec))
     assert_clean(repr(ra.train.info()))
     assert_clean(describe_env(ra.spec["env"], ra.spec["required_env"]))
-    assert main(["run", "--set", "num_nodes=2"]) == 0
+    assert main(["plan", "--set", "num_nodes=2"]) == 0
     assert main(["argv", "--nodes", "2"]) == 0
     assert_clean(capsys.readouterr().out)
 

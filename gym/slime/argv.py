@@ -93,6 +93,8 @@ def build_argv(r: Resolved, include_extra: bool = True) -> list[str]:
     switch("--rollout-shuffle", ds.rollout_shuffle)
     if c.custom_rm_path:
         add("--custom-rm-path", c.custom_rm_path)
+        if c.reward_key:
+            add("--reward-key", c.reward_key)
     else:
         add("--rm-type", c.rm_type)
         if c.rm_url:

@@ -159,6 +159,8 @@ class SlimeConfig:
     custom_rm_path: str | None = None
     """"module.function" of an `async def f(args, sample, **kwargs)` reward; overrides rm_type."""
     rm_url: str | None = None
+    reward_key: str | None = None
+    """When the reward returns a dict: the key to train on (slime --reward-key)."""
 
     # --- Eval and checkpoints ---------------------------------------------------------------------
     eval_interval: int | None = None

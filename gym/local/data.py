@@ -1,0 +1,111 @@
+"""Prompts for the local backend: the config's dataset through `datasets`, as slime reads it.
+
+slime reads `input_key` (a string, or chat messages) and `label_key` from a .jsonl or
+.parquet file and, with `apply_chat_template`, renders the prompt with the tokenizer's chat
+template and `add_generation_prompt=True`. Prompts for rollout k are a pure function of
+(seed, k): each epoch is a fresh shuffle, so a resumed run draws exactly the prompts the
+uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from gym.datasets import DatasetConfig, LocalDataset
+from gym.paths import DATA_PATH
+
+
+class DataError(ValueError):
+    """The dataset cannot feed a run: missing file, empty, or missing columns (named)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    index: int
+    """Row number in the file."""
+    prompt: str | list[dict]
+    label: str | None
+
+
+def local_files(dataset: DatasetConfig, data_dir: Path) -> tuple[str, str | None]:
+    """Local paths of the prompt file and the first eval file, preparing them if needed.
+
+    A LocalDataset is read where it is. Any other dataset is prepared into `data_dir`
+    (its container paths under /data are mapped there), which needs its source reachable
+    (e.g. the Hugging Face hub; offline, use a LocalDataset).
+    """
+    if isinstance(dataset, LocalDataset):
+        return dataset.source, dataset.eval_source
+    local = copy.copy(dataset)
+    remap = lambda p: str(data_dir) + p[len(DATA_PATH):] if p.startswith(DATA_PATH) else p  # noqa: E731
+    local.data_root = str(data_dir)
+    local.prompt_data = remap(dataset.prompt_data)
+    if dataset.eval_prompt_data:
+        local.eval_prompt_data = [remap(p) if i % 2 else p for i, p in enumerate(dataset.eval_prompt_data)]
+    if not Path(local.prompt_data).is_file():
+        try:
+            local.prepare()
+        except Exception as err:
+            raise DataError(f"dataset {dataset.name!r} could not be prepared locally into {data_dir}: "
+                            f"{type(err).__name__}: {err}. Offline, use gym.LocalDataset with a local file.") from err
+    eval_path = local.eval_prompt_data[1] if local.eval_prompt_data else None
+    return local.prompt_data, eval_path
+
+
+def load_rows(path: str, input_key: str, label_key: str | None) -> list[Row]:
+    """Read a .jsonl/.parquet prompt file with `datasets`; check its columns and that it has rows."""
+    from datasets import load_dataset
+
+    kind = "parquet" if path.endswith(".parquet") else "json"
+    if not Path(path).is_file():
+        raise DataError(f"prompt file {path} does not exist")
+    if Path(path).stat().st_size == 0:
+        raise DataError(f"{path} has no rows")
+    try:
+        ds = load_dataset(kind, data_files=path, split="train")
+    except Exception as err:  # datasets' own errors name neither the file nor the fix
+        raise DataError(f"{path} could not be read as {kind}: {type(err).__name__}: {err}") from err
+    missing = [k for k in (input_key, label_key) if k and k not in ds.column_names]
+    if missing:
+        raise DataError(f"{path}: no column(s) {missing}; the columns are {ds.column_names} "
+                        "(set the dataset's input_key/label_key)")
+    if len(ds) == 0:
+        raise DataError(f"{path} has no rows")
+    rows = []
+    for i, rec in enumerate(ds):
+        prompt = rec[input_key]
+        if not isinstance(prompt, (str, list)) or (isinstance(prompt, list) and not all(
+                isinstance(m, dict) and "role" in m and "content" in m for m in prompt)):
+            raise DataError(f"{path} row {i}: {input_key!r} must be a string or a list of "
+                            f"{{'role', 'content'}} messages, got {prompt!r:.80}")
+        rows.append(Row(i, prompt, None if label_key is None else rec[label_key]))
+    return rows
+
+
+def render(prompt: str | list[dict], tokenizer, apply_chat_template: bool) -> str:
+    """The prompt text the model sees (slime wraps a string as one user message)."""
+    if not apply_chat_template:
+        return prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+@lru_cache(maxsize=4)
+def _epoch_order(size: int, seed: int, epoch: int, shuffle: bool) -> tuple[int, ...]:
+    order = list(range(size))
+    if shuffle:
+        random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return tuple(order)
+
+
+def prompts_for_rollout(rows: list, rollout_id: int, batch: int, seed: int, shuffle: bool) -> list:
+    """The `batch` rows of rollout `rollout_id`: consecutive slices of per-epoch shuffles."""
+    out = []
+    for pos in range(rollout_id * batch, (rollout_id + 1) * batch):
+        epoch, offset = divmod(pos, len(rows))
+        out.append(rows[_epoch_order(len(rows), seed, epoch, shuffle)[offset]])
+    return out

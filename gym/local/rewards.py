@@ -1,0 +1,216 @@
+"""Rewards with slime's semantics, so the same reward runs locally and on Modal.
+
+- `Sample` has the attribute names slime's `slime.utils.types.Sample` has (prompt,
+  response, label, metadata, tokens, response_length, reward, status, index, group_index),
+  so a custom reward written against slime reads the same fields here.
+- `custom_rm_path="module.function"` loads `async def f(args, sample, **kwargs)` and awaits
+  it, as slime does; it returns a float or a dict (then `reward_key` picks the value).
+- Built-in `rm_type`s: `math` and `deepscaler` grade the last `\\boxed{...}` answer against
+  the label (deepscaler only after `</think>`), `boxed_<type>` extracts the boxed answer
+  first, `random` is a coin flip. Answers compare as numbers when both parse as numbers,
+  else as normalised strings. slime additionally compares LaTeX expressions with sympy;
+  gym does not, so for symbolic answers the local reward can be stricter than slime's.
+
+A reward that raises, returns NaN or a wrong type fails the run with an error naming
+the sample (rollout, index, prompt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import math
+import random
+import re
+from argparse import Namespace
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable
+
+
+class RewardError(ValueError):
+    """A reward function failed or returned something unusable, for a named sample."""
+
+
+@dataclass
+class Sample:
+    """One generated response, with slime's attribute names."""
+
+    class Status(Enum):
+        PENDING = "pending"
+        COMPLETED = "completed"
+        TRUNCATED = "truncated"
+        ABORTED = "aborted"
+        FAILED = "failed"
+
+    group_index: int | None = None
+    """Index of the prompt within the rollout (samples of one prompt share it)."""
+    index: int | None = None
+    """Index of the sample within the rollout."""
+    prompt: str | list[dict[str, str]] = ""
+    tokens: list[int] = field(default_factory=list)
+    """Prompt + response token ids."""
+    response: str = ""
+    response_length: int = 0
+    label: str | None = None
+    reward: float | dict[str, Any] | None = None
+    status: Status = Status.PENDING
+    metadata: dict = field(default_factory=dict)
+
+
+def make_args(config) -> Namespace:
+    """The slime `args` a reward function receives: the config's fields under slime's names."""
+    import dataclasses
+
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    values.pop("wandb", None)  # never hand W&B settings (or anything near a secret) to user code
+    values.setdefault("reward_key", None)
+    return Namespace(**values)
+
+
+# ---- built-in rm types ---------------------------------------------------------------------------
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} in text (balanced braces), or None."""
+    start = text.rfind("\\boxed")
+    if start < 0:
+        return None
+    brace = text.find("{", start)
+    if brace < 0:
+        return None
+    depth = 0
+    for i in range(brace, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[brace + 1:i]
+    return None
+
+
+def normalize_answer(text: str) -> str:
+    text = text.strip().strip("$").replace(",", "").replace("\\!", "").replace(" ", "")
+    text = re.sub(r"\\text\{(.*?)\}", r"\1", text)
+    return text.rstrip(".")
+
+
+def answers_match(given: str | None, label: Any) -> bool:
+    if given is None or label is None or str(label) == "":
+        return False
+    truth = str(label)
+    if "\\boxed" in truth:
+        truth = last_boxed(truth) or truth
+    a, b = normalize_answer(given), normalize_answer(truth)
+    try:
+        return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-9)
+    except ValueError:
+        return a == b
+
+
+def math_reward(response: str, label: Any) -> int:
+    return int(answers_match(last_boxed(response), label))
+
+
+def deepscaler_reward(response: str, label: Any) -> int:
+    if "</think>" in response:
+        solution = response.split("</think>")[-1]
+    elif "###Response" in response:
+        solution = response.split("###Response")[1]
+    else:
+        return 0
+    return int(answers_match(last_boxed(solution), label))
+
+
+BUILTIN: dict[str, Callable[[str, Any], float]] = {
+    "math": math_reward,
+    "deepscaler": deepscaler_reward,
+    "random": lambda response, label: random.randint(0, 1),
+}
+"""rm_type -> reward(response, label). Others of slime's types need services or data not here."""
+
+
+def builtin_reward(rm_type: str) -> Callable[[str, Any], float]:
+    base = rm_type.removeprefix("boxed_")
+    if base not in BUILTIN:
+        raise RewardError(f"rm_type={rm_type!r} has no local implementation (local: {', '.join(BUILTIN)}, "
+                          "each optionally with boxed_); use custom_rm_path for a local run")
+    fn = BUILTIN[base]
+    if rm_type.startswith("boxed_"):
+        return lambda response, label: fn(last_boxed(response) or "", label)
+    return fn
+
+
+# ---- custom rewards ------------------------------------------------------------------------------
+
+def load_custom_reward(path: str) -> Callable:
+    """Import `module.function` and check it is `async def` (slime awaits it)."""
+    module_name, _, name = path.rpartition(".")
+    if not module_name:
+        raise RewardError(f"custom_rm_path={path!r} must be 'module.function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise RewardError(f"custom_rm_path={path!r}: cannot import {module_name!r}: {err}") from err
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise RewardError(f"custom_rm_path={path!r}: {module_name!r} has no {name!r}")
+    if not inspect.iscoroutinefunction(fn):
+        raise RewardError(f"custom_rm_path={path!r} must be `async def {name}(args, sample, **kwargs)`: slime awaits it")
+    return fn
+
+
+class Scorer:
+    """Scores samples with the config's reward, checking each value."""
+
+    def __init__(self, config):
+        self.args = make_args(config)
+        self.reward_key = getattr(config, "reward_key", None)
+        if config.custom_rm_path:
+            self.name = config.custom_rm_path
+            self._custom = load_custom_reward(config.custom_rm_path)
+            self._builtin = None
+        else:
+            self.name = f"rm_type={config.rm_type!r}"
+            self._custom = None
+            self._builtin = builtin_reward(config.rm_type)
+
+    def __call__(self, samples: list[Sample], rollout_id: int) -> list[float]:
+        if self._custom is not None:
+            raw = asyncio.run(self._gather(samples, rollout_id))
+        else:
+            raw = [self._safe(lambda s=s: self._builtin(s.response, s.label), s, rollout_id) for s in samples]
+        return [self._check(value, s, rollout_id) for value, s in zip(raw, samples)]
+
+    async def _gather(self, samples, rollout_id):
+        async def one(s):
+            try:
+                return await self._custom(self.args, s)
+            except Exception as err:
+                raise self._error(s, rollout_id, f"raised {type(err).__name__}: {err}") from err
+
+        return await asyncio.gather(*(one(s) for s in samples))
+
+    def _safe(self, fn, sample, rollout_id):
+        try:
+            return fn()
+        except Exception as err:
+            raise self._error(sample, rollout_id, f"raised {type(err).__name__}: {err}") from err
+
+    def _check(self, value, sample: Sample, rollout_id: int) -> float:
+        if isinstance(value, dict):
+            if self.reward_key is None or self.reward_key not in value:
+                raise self._error(sample, rollout_id, f"returned a dict with keys {sorted(value)}; set reward_key "
+                                  "to the one to train on")
+            value = value[self.reward_key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._error(sample, rollout_id, f"returned {value!r} ({type(value).__name__}); expected a float "
+                              "(or a dict with reward_key)")
+        if not math.isfinite(value):
+            raise self._error(sample, rollout_id, f"returned {value}")
+        sample.reward = float(value)
+        return float(value)
+
+    def _error(self, sample: Sample, rollout_id: int, what: str) -> RewardError:
+        prompt = sample.prompt if isinstance(sample.prompt, str) else sample.prompt[-1].get("content", "")
+        return RewardError(f"reward {self.name} {what} on rollout {rollout_id}, sample {sample.index} "
+                           f"(dataset row {sample.metadata.get('row')}: prompt {str(prompt)[:80]!r}, "
+                           f"response {sample.response[:80]!r}, label {sample.label!r})")

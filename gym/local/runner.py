@@ -1,0 +1,273 @@
+"""run_local(): the same SlimeConfig, run for real on this machine with a tiny model.
+
+Colocated configs run in this process: rollout, then training, in turn (slime's train.py);
+no Ray. Configs with `colocate=False` run a Generator and a Trainer as two Ray actors that
+overlap: rollout k+1 is generated while rollout k trains, and weights are pushed every
+`update_weights_interval` rollouts (slime's train_async.py, step for step).
+
+Every rollout appends a row to runs/<name>/metrics.jsonl (and W&B when configured, offline
+without a key); phases go to timeline.jsonl; checkpoints every `save_interval` rollouts let
+`resume=True` continue a killed run with no rollout lost or repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from gym.local.history import History
+
+DEFAULT_RUNS_DIR = "runs"
+TOKENIZER_MERGES = 0
+"""BPE merges learned on the dataset's text on top of its characters: shorter sequences
+(faster), while digits stay single tokens."""
+
+
+def should_run_periodic_action(rollout_id: int, interval: int | None, num_rollout: int | None = None) -> bool:
+    """slime's rule: every `interval` rollouts (counting from 1), and at the last rollout when given."""
+    if interval is None:
+        return False
+    if num_rollout is not None and rollout_id == num_rollout - 1:
+        return True
+    return (rollout_id + 1) % interval == 0
+
+
+class JsonlLog:
+    """Append-only JSONL file of rows keyed by rollout_id; on resume, rows from the restart point on
+    are dropped first, so each rollout appears exactly once."""
+
+    def __init__(self, path: Path, keep_before: int):
+        self.path = path
+        rows = []
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill
+                    continue
+                if row.get("rollout_id", -1) < keep_before:
+                    rows.append(row)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tmp.replace(path)
+
+    def write(self, row: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+
+
+def _fingerprint(config, seed: int) -> str:
+    from gym.slime.config import fingerprint
+
+    data = fingerprint(config)
+    data.pop("num_rollout", None)  # extending a run is a resume, not a new run
+    return hashlib.sha1(json.dumps([data, seed], sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _tokenizer_texts(prompt_path: str, eval_path: str | None, config) -> list[str]:
+    from gym.local.data import load_rows
+
+    texts = ["user\n", "assistant\n", "system\n", "0123456789 .,-+=?!\n"]
+    for path in filter(None, (prompt_path, eval_path)):
+        for row in load_rows(path, config.dataset.input_key, config.dataset.label_key):
+            prompt = row.prompt if isinstance(row.prompt, str) else "\n".join(m["content"] for m in row.prompt)
+            texts.append(prompt + ("" if row.label is None else f"\n{row.label}"))
+    return texts
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str | os.PathLike = DEFAULT_RUNS_DIR,
+              num_rollout: int | None = None, threads: int | None = None, device: str | None = None,
+              progress: bool = True, on_rollout=None) -> History:
+    """Run `config` (default: gym.local.tiny_config()) locally; return its History.
+
+    seed: model init, prompt order and sampling. resume: continue from runs/<name>/checkpoint
+    (the config and seed must match); False starts over. num_rollout: override the config's.
+    threads: torch threads per worker (default: all cores colocated, half each when split).
+    on_rollout(row): called after every rollout (the control panel streams with it).
+    """
+    from gym.local.data import local_files
+    from gym.local.rewards import Scorer
+    from gym.local.tiny import build_tokenizer, tiny_config
+    from gym.local.workers import Setup, read_checkpoint_state
+
+    config = config if config is not None else tiny_config()
+    if num_rollout is not None:
+        config = config.replace(num_rollout=num_rollout)
+    config.validate()
+    if config.kl_coef:
+        raise ValueError("kl_coef (KL as reward shaping) is not implemented by the local backend; "
+                         "use use_kl_loss with kl_loss_coef")
+    r = config.resolve()
+    c = r.config
+    Scorer(c)  # a reward that cannot load fails here, before any work
+
+    run_dir = Path(out_dir) / r.name
+    ckpt_dir = run_dir / "checkpoint"
+    fingerprint = _fingerprint(config, seed)
+    start = 0
+    if resume:
+        state = read_checkpoint_state(ckpt_dir)
+        if state is not None:
+            if state["fingerprint"] != fingerprint:
+                raise ValueError(f"the checkpoint in {ckpt_dir} belongs to another config or seed; "
+                                 "pass resume=False to start over or give the run another name")
+            start = state["next_rollout_id"]
+    elif run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    prompt_path, eval_path = local_files(r.dataset, run_dir / "data")
+    tok_dir = run_dir / "tokenizer"
+    if not (start and tok_dir.exists()):
+        build_tokenizer(_tokenizer_texts(prompt_path, eval_path, c), merges=TOKENIZER_MERGES).save_pretrained(tok_dir)
+
+    cores = os.cpu_count() or 1
+    split = not c.colocate
+    setup = Setup(config=c, seed=seed, prompt_path=prompt_path, eval_path=eval_path, tokenizer_dir=str(tok_dir),
+                  threads=threads or (max(1, cores // 2) if split else cores), device=_device(device))
+    (run_dir / "run.json").write_text(json.dumps({"name": r.name, "seed": seed, "train_script": r.train_script,
+                                                  "fingerprint": fingerprint}))
+    metrics = JsonlLog(run_dir / "metrics.jsonl", keep_before=start)
+    timeline = JsonlLog(run_dir / "timeline.jsonl", keep_before=start)
+    logger = _Logger(c, r.name, run_dir, start, progress)
+
+    def record(rollout_id: int, row: dict, spans: list[dict]) -> None:
+        row = {"rollout_id": rollout_id, **row}
+        metrics.write(row)
+        for s in spans:
+            timeline.write(s)
+        logger.log(row)
+        if on_rollout is not None:
+            on_rollout(row)
+
+    try:
+        loop = _split_loop if split else _colocated_loop
+        loop(setup, start, ckpt_dir, fingerprint, record)
+    finally:
+        logger.close()
+    return History.load(run_dir)
+
+
+def _colocated_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> None:
+    from gym.local.workers import Generator, Trainer
+
+    c = setup.config
+    trainer = Trainer(setup, name="colocated")
+    if start:
+        trainer.load(ckpt_dir)
+    generator = Generator(setup, model=trainer.model, name="colocated")
+    for rollout_id in range(start, c.num_rollout):
+        began = time.time()
+        out = generator.rollout(rollout_id)
+        trained = trainer.train(out["rollout"], rollout_id)
+        row = {**out["metrics"], **trained["metrics"], "perf/step_time": time.time() - began,
+               "examples": out["examples"]}
+        spans = [out["span"], trained["span"]]
+        if should_run_periodic_action(rollout_id, c.save_interval, c.num_rollout):
+            t = time.time()
+            trainer.save(ckpt_dir, rollout_id + 1, fingerprint)
+            spans.append({"worker": "colocated", "phase": "save", "rollout_id": rollout_id, "start": t,
+                          "end": time.time()})
+        if should_run_periodic_action(rollout_id, c.eval_interval) and generator.eval_rows:
+            ev = generator.evaluate(rollout_id)
+            row.update(ev["metrics"])
+            spans.append(ev["span"])
+        record(rollout_id, row, spans)
+
+
+def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> None:
+    """slime's train_async.py: generate rollout k+1 while training on k; sync weights every interval."""
+    import ray
+
+    from gym.local.workers import Generator, Trainer
+
+    c = setup.config
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=True,
+                 logging_level="ERROR", configure_logging=False)
+    try:
+        trainer = ray.remote(num_cpus=1)(Trainer).remote(setup, "train")
+        generator = ray.remote(num_cpus=1)(Generator).remote(setup, None, "rollout")
+        if start:
+            ray.get(trainer.load.remote(str(ckpt_dir)))
+        ray.get(generator.load_weights.remote(trainer.weights.remote()))  # as slime: push weights first
+
+        next_ref = generator.rollout.remote(start)
+        last_end = time.time()
+        current = None
+        for rollout_id in range(start, c.num_rollout):
+            if next_ref is not None:
+                current = ray.get(next_ref)
+            next_ref = generator.rollout.remote(rollout_id + 1) if rollout_id + 1 < c.num_rollout else None
+            trained = ray.get(trainer.train.remote(current["rollout"], rollout_id))
+            row = {**current["metrics"], **trained["metrics"], "examples": current["examples"]}
+            spans = [current["span"], trained["span"]]
+            if should_run_periodic_action(rollout_id, c.save_interval, c.num_rollout):
+                t = time.time()
+                ray.get(trainer.save.remote(str(ckpt_dir), rollout_id + 1, fingerprint))
+                spans.append({"worker": "train", "phase": "save", "rollout_id": rollout_id, "start": t,
+                              "end": time.time()})
+            if (rollout_id + 1) % c.update_weights_interval == 0:
+                # As slime: finish the generation in flight, then push weights (never mid-generation).
+                current = ray.get(next_ref) if next_ref is not None else None
+                next_ref = None
+                t = time.time()
+                ray.get(generator.load_weights.remote(trainer.weights.remote()))
+                spans.append({"worker": "train", "phase": "update_weights", "rollout_id": rollout_id, "start": t,
+                              "end": time.time()})
+            if should_run_periodic_action(rollout_id, c.eval_interval):
+                ev = ray.get(generator.evaluate.remote(rollout_id))
+                row.update(ev["metrics"])
+                spans.append(ev["span"])
+            now = time.time()
+            row["perf/step_time"] = now - last_end
+            last_end = now
+            record(rollout_id, row, spans)
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+
+class _Logger:
+    """Progress bar (terminal or notebook) and W&B (offline when there is no key)."""
+
+    def __init__(self, config, name: str, run_dir: Path, start: int, progress: bool):
+        self.bar = None
+        self.wandb_run = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=config.num_rollout, initial=start, desc=name, unit="rollout")
+        if config.wandb is not None:
+            import wandb
+
+            mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
+            safe = {k: v for k, v in vars(config).items() if k not in ("wandb", "dataset", "model")}
+            self.wandb_run = wandb.init(project=config.wandb.project, group=config.wandb.group,
+                                        entity=config.wandb.team, name=name, dir=str(run_dir), mode=mode,
+                                        config=json.loads(json.dumps(safe, default=str)), reinit="finish_previous")
+
+    def log(self, row: dict) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(reward=f"{row.get('rollout/raw_reward', float('nan')):.2f}")
+            self.bar.update(1)
+        if self.wandb_run is not None:
+            self.wandb_run.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row["rollout_id"])
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.wandb_run is not None:
+            self.wandb_run.finish()

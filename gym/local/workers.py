@@ -1,0 +1,213 @@
+"""The two roles of a GRPO run: a Generator (rollouts + rewards) and a Trainer (updates).
+
+Colocated, both live in one process and share one model: they take turns, like slime's
+train.py. Not colocated, each is a Ray actor with its own copy of the weights and its own
+CPU core(s), like slime's rollout engines and Megatron actors under train_async.py; the
+trainer pushes its weights to the generator every `update_weights_interval` rollouts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gym.local import grpo
+from gym.local.data import Row, load_rows, prompts_for_rollout, render
+from gym.local.rewards import Sample, Scorer
+from gym.local.tiny import build_model
+
+
+@dataclass
+class Setup:
+    """What both roles need, as plain data (it is sent to Ray actors)."""
+
+    config: object
+    """The resolved SlimeConfig."""
+    seed: int
+    prompt_path: str
+    eval_path: str | None
+    tokenizer_dir: str
+    threads: int
+    device: str
+
+
+def span(worker: str, phase: str, rollout_id: int, start: float, end: float) -> dict:
+    """One bar of the timeline."""
+    return {"worker": worker, "phase": phase, "rollout_id": rollout_id, "start": start, "end": end}
+
+
+def _init(setup: Setup):
+    from transformers import AutoTokenizer
+
+    torch.set_num_threads(setup.threads)
+    return AutoTokenizer.from_pretrained(setup.tokenizer_dir)
+
+
+def new_model(setup: Setup, tokenizer):
+    model = build_model(setup.config.model.architecture, len(tokenizer), setup.seed, tokenizer.pad_token_id)
+    return model.to(setup.device)
+
+
+class Generator:
+    """Samples responses for a rollout's prompts and scores them (slime's rollout manager)."""
+
+    def __init__(self, setup: Setup, model=None, name: str = "rollout"):
+        self.setup, self.name = setup, name
+        self.tokenizer = _init(setup)
+        c = setup.config
+        self.rows = self._encode(load_rows(setup.prompt_path, c.dataset.input_key, c.dataset.label_key))
+        self.eval_rows = (self._encode(load_rows(setup.eval_path, c.dataset.input_key, c.dataset.label_key))
+                          if setup.eval_path else [])
+        self.scorer = Scorer(c)
+        self.model = model if model is not None else new_model(setup, self.tokenizer)
+        self.model.eval()
+
+    def _encode(self, rows: list[Row]) -> list[tuple[Row, list[int]]]:
+        c = self.setup.config
+        out = []
+        for row in rows:
+            ids = self.tokenizer(render(row.prompt, self.tokenizer, c.dataset.apply_chat_template),
+                                 add_special_tokens=False).input_ids
+            if c.rollout_max_prompt_len is None or len(ids) <= c.rollout_max_prompt_len:
+                out.append((row, ids))
+        if not out:
+            raise ValueError(f"every prompt is longer than rollout_max_prompt_len={c.rollout_max_prompt_len} tokens")
+        return out
+
+    def load_weights(self, state: dict) -> None:
+        self.model.load_state_dict(state)
+
+    def _sample(self, encoded, n: int, rollout_id: int, stream: int):
+        c, tok = self.setup.config, self.tokenizer
+        gen = torch.Generator().manual_seed(self.setup.seed * 1_000_003 + rollout_id * 2 + stream)
+        self.model.eval()
+        prompt_ids, prompt_mask = grpo.left_pad([e[1] for e in encoded], tok.pad_token_id)
+        device = self.setup.device
+        responses, response_mask = grpo.generate(
+            self.model, prompt_ids.to(device), prompt_mask.to(device), n, c.rollout_max_response_len,
+            c.rollout_temperature, c.rollout_top_p, tok.eos_token_id, tok.pad_token_id, gen)
+        responses, response_mask = responses.cpu(), response_mask.cpu()
+        samples = []
+        for i in range(len(responses)):
+            row, ids = encoded[i // n]
+            tokens = responses[i][response_mask[i].bool()].tolist()
+            finished = bool(tokens) and tokens[-1] == tok.eos_token_id
+            samples.append(Sample(group_index=i // n, index=i, prompt=row.prompt, tokens=ids + tokens,
+                                  response=tok.decode(tokens, skip_special_tokens=True), response_length=len(tokens),
+                                  label=row.label, metadata={"row": row.index},
+                                  status=Sample.Status.COMPLETED if finished else Sample.Status.TRUNCATED))
+        return prompt_ids, prompt_mask, responses, response_mask, samples
+
+    def rollout(self, rollout_id: int) -> dict:
+        """Generate and score rollout `rollout_id`. Returns its tensors, metrics and timeline span."""
+        c = self.setup.config
+        start = time.time()
+        rows = prompts_for_rollout(self.rows, rollout_id, c.rollout_batch_size, self.setup.seed,
+                                   c.dataset.rollout_shuffle)
+        prompt_ids, prompt_mask, responses, response_mask, samples = self._sample(
+            rows, c.n_samples_per_prompt, rollout_id, stream=0)
+        rewards = torch.tensor(self.scorer(samples, rollout_id))
+        advantages = grpo.group_advantages(rewards, c.n_samples_per_prompt,
+                                           std_normalize=c.advantage_estimator in ("grpo", "gspo", "cispo"))
+        end = time.time()
+        grouped = rewards.view(-1, c.n_samples_per_prompt)
+        lengths = torch.tensor([s.response_length for s in samples], dtype=torch.float)
+        metrics = {
+            "rollout/raw_reward": rewards.mean().item(),
+            "rollout/response_length": lengths.mean().item(),
+            "rollout/truncated": sum(s.status is Sample.Status.TRUNCATED for s in samples) / len(samples),
+            "rollout/zero_std_groups": (grouped.std(dim=1) == 0).float().mean().item(),
+            "perf/rollout_time": end - start,
+            "perf/rollout_tokens_per_sec": lengths.sum().item() / max(end - start, 1e-9),
+        }
+        examples = [{"prompt": str(s.prompt)[-120:], "response": s.response, "label": s.label, "reward": s.reward}
+                    for s in samples[:: c.n_samples_per_prompt][:2]]
+        rollout = grpo.Rollout(prompt_ids, prompt_mask, responses, response_mask, rewards, advantages)
+        return {"rollout": rollout, "metrics": metrics,
+                "examples": examples, "span": span(self.name, "rollout", rollout_id, start, end)}
+
+    def evaluate(self, rollout_id: int) -> dict:
+        """Mean reward on (up to 64 of) the eval prompts."""
+        c = self.setup.config
+        start = time.time()
+        rows = self.eval_rows[:64]
+        samples = self._sample(rows, c.n_samples_per_eval_prompt, rollout_id, stream=1)[-1]
+        rewards = self.scorer(samples, rollout_id)
+        name = c.dataset.eval_prompt_data[0] if c.dataset.eval_prompt_data else "eval"
+        return {"metrics": {f"eval/{name}": sum(rewards) / len(rewards)},
+                "span": span(self.name, "eval", rollout_id, start, time.time())}
+
+
+class Trainer:
+    """Holds the policy, its optimizer and the frozen reference; trains on rollouts (slime's actor)."""
+
+    def __init__(self, setup: Setup, name: str = "train"):
+        self.setup, self.name = setup, name
+        tokenizer = _init(setup)
+        c = setup.config
+        self.model = new_model(setup, tokenizer)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=c.lr, betas=(c.adam_beta1, c.adam_beta2),
+                                           weight_decay=c.weight_decay)
+        self.ref_model = None
+        if c.use_kl_loss:
+            self.ref_model = new_model(setup, tokenizer)
+            self.ref_model.load_state_dict(self.model.state_dict())
+            self.ref_model.requires_grad_(False).eval()
+
+    def train(self, rollout: grpo.Rollout, rollout_id: int) -> dict:
+        c = self.setup.config
+        start = time.time()
+        self.model.train()
+        rollout = rollout.to(self.setup.device)
+        metrics = grpo.train_on_rollout(
+            self.model, self.optimizer, rollout, global_batch_size=c.global_batch_size, eps_clip=c.eps_clip,
+            eps_clip_high=c.eps_clip_high, clip_grad=c.clip_grad, entropy_coef=c.entropy_coef,
+            kl_coef=c.kl_loss_coef, kl_type=c.kl_loss_type, ref_model=self.ref_model)
+        end = time.time()
+        trained = rollout.response_mask.sum().item() + 0.0
+        metrics.update({"perf/train_time": end - start, "perf/train_tokens_per_sec": trained / max(end - start, 1e-9)})
+        return {"metrics": metrics, "span": span(self.name, "train", rollout_id, start, end)}
+
+    def weights(self) -> dict:
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+    def save(self, folder: str | Path, next_rollout_id: int, fingerprint: str) -> None:
+        """Write a checkpoint atomically: a temporary folder renamed over the last one."""
+        folder = Path(folder)
+        tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
+        tmp.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model.state_dict(), tmp / "model.pt")
+        torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps({"next_rollout_id": next_rollout_id, "fingerprint": fingerprint}))
+        old = folder.with_name(folder.name + ".old")
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+        if old.exists():
+            import shutil
+
+            shutil.rmtree(old)
+
+    def load(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        self.model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
+        self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+
+
+def read_checkpoint_state(folder: str | Path) -> dict | None:
+    """{"next_rollout_id", "fingerprint"} of the checkpoint in folder (or its half-renamed
+    predecessor), or None."""
+    for candidate in (Path(folder), Path(str(folder) + ".old")):
+        try:
+            state = json.loads((candidate / "state.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            continue
+        if candidate != Path(folder):
+            candidate.rename(folder)
+        return state
+    return None

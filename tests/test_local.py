@@ -1,0 +1,301 @@
+"""The local backend: real GRPO on a tiny model, with slime's semantics, checkpoints and errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from gym import ConfigError, LocalDataset
+from gym.local import grpo
+from gym.local.data import DataError, prompts_for_rollout
+from gym.local.history import History
+from gym.local.rewards import RewardError, Sample, deepscaler_reward, math_reward
+from gym.local.runner import run_local
+from gym.local.tiny import build_tokenizer, tiny_config
+
+FAST = dict(rollout_batch_size=8, n_samples_per_prompt=4, global_batch_size=16, num_rollout=4, save_interval=2,
+            eval_interval=None)
+"""Small batches (to keep tests quick): 8 prompts × 4 samples = 32 samples, 2 optimizer steps per rollout."""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    def make(**overrides):
+        return tiny_config(tmp_path / "data", **{**FAST, **overrides})
+    return make
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """One Ray instance for the split-layout tests (starting Ray costs seconds); run_local reuses it."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def run(config, tmp_path, **kwargs):
+    return run_local(config, out_dir=tmp_path / "runs", progress=False, **kwargs)
+
+
+# ---- the run -------------------------------------------------------------------------------------
+
+def test_colocated_run_logs_slime_metrics_per_rollout(tiny, tmp_path):
+    history = run(tiny(), tmp_path)
+    assert [row["rollout_id"] for row in history.rows] == [0, 1, 2, 3]
+    row = history.rows[0]
+    for key in ("rollout/raw_reward", "rollout/response_length", "train/loss", "train/pg_loss", "train/entropy_loss",
+                "train/grad_norm", "perf/rollout_time", "perf/train_time", "perf/step_time",
+                "perf/rollout_tokens_per_sec"):
+        assert key in row, key
+    assert row["train/steps"] == 2.0  # 32 samples per rollout / 16 per step
+    assert all(0.0 <= r["rollout/raw_reward"] <= 1.0 for r in history.rows)
+    assert {s["worker"] for s in history.timeline} == {"colocated"}
+    assert {"rollout", "train", "save"} <= {s["phase"] for s in history.timeline}
+    files = {p.name for p in history.run_dir.iterdir()}
+    assert {"metrics.jsonl", "timeline.jsonl", "checkpoint", "tokenizer", "run.json"} <= files
+    assert History.load(history.run_dir).rows == history.rows
+
+
+def test_same_seed_same_run(tiny, tmp_path):
+    a = run(tiny(name="a"), tmp_path, seed=3).metric("rollout/raw_reward")
+    b = run(tiny(name="b"), tmp_path, seed=3).metric("rollout/raw_reward")
+    assert a == b
+
+
+def test_reward_rises_on_the_tiny_task(tmp_path):
+    """The built-in task learns (a shortened run; the full one is in scripts/bench_local.py)."""
+    config = tiny_config(tmp_path / "data", num_rollout=60, eval_interval=None)
+    history = run(config, tmp_path)
+    first, last = history.window_mean(), history.window_mean(last=True)
+    assert last > 0.3 and last > 3 * first, (first, last)
+
+
+def test_split_run_overlaps_rollout_and_training(ray_session, tiny, tmp_path):
+    history = run(tiny(colocate=False, num_rollout=4), tmp_path)
+    assert [row["rollout_id"] for row in history.rows] == [0, 1, 2, 3]
+    spans = history.timeline
+    assert {s["worker"] for s in spans} == {"rollout", "train"}
+    gen = {s["rollout_id"]: s for s in spans if s["phase"] == "rollout"}
+    train = {s["rollout_id"]: s for s in spans if s["phase"] == "train"}
+    # rollout k+1 is generated while rollout k trains (slime's train_async.py)
+    assert any(gen[k + 1]["start"] < train[k]["end"] for k in range(3))
+    assert sum(s["phase"] == "update_weights" for s in spans) == 4  # update_weights_interval=1
+
+
+def test_update_weights_interval(ray_session, tiny, tmp_path):
+    history = run(tiny(colocate=False, update_weights_interval=2), tmp_path)
+    assert sum(s["phase"] == "update_weights" for s in history.timeline) == 2
+
+
+def test_kl_loss_is_logged(tiny, tmp_path):
+    history = run(tiny(use_kl_loss=True, kl_loss_coef=0.01, num_rollout=2, global_batch_size=32), tmp_path)
+    assert all("train/kl_loss" in row for row in history.rows)
+    assert history.rows[0]["train/kl_loss"] == pytest.approx(0.0, abs=1e-6)  # one step: policy = reference
+    assert history.rows[1]["train/kl_loss"] > 0
+
+
+def test_resume_after_sigkill_loses_and_repeats_no_rollout(tmp_path):
+    """Kill a run mid-way (SIGKILL), restart it with resume=True: every rollout id exactly once,
+    and the rows after the restart point equal those of an uninterrupted run."""
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        from gym.local import run_local, tiny_config
+        config = tiny_config({str(tmp_path / 'data')!r}, rollout_batch_size=8, n_samples_per_prompt=4,
+                             global_batch_size=16, num_rollout=14, save_interval=3, eval_interval=None,
+                             name=sys.argv[1])
+        run_local(config, out_dir={str(tmp_path / 'runs')!r}, progress=False, resume=sys.argv[2] == "resume",
+                  threads=1)
+    """))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    metrics = tmp_path / "runs" / "killed" / "metrics.jsonl"
+    proc = subprocess.Popen([sys.executable, str(script), "killed", "fresh"], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 7:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    logged = [json.loads(line)["rollout_id"] for line in metrics.read_text().splitlines()]
+    assert 7 <= len(logged) < 14, "the kill must land mid-run"
+    subprocess.run([sys.executable, str(script), "killed", "resume"], env=env, check=True, timeout=300)
+    subprocess.run([sys.executable, str(script), "whole", "fresh"], env=env, check=True, timeout=300)
+
+    killed = History.load(tmp_path / "runs" / "killed")
+    whole = History.load(tmp_path / "runs" / "whole")
+    assert [r["rollout_id"] for r in killed.rows] == list(range(14))
+    assert killed.metric("rollout/raw_reward") == whole.metric("rollout/raw_reward")
+    assert killed.metric("train/loss") == pytest.approx(whole.metric("train/loss"), rel=1e-4, abs=1e-6)
+
+
+def test_resume_refuses_another_config(tiny, tmp_path):
+    run(tiny(name="same"), tmp_path)
+    with pytest.raises(ValueError, match="belongs to another config"):
+        run(tiny(name="same", lr=0.5), tmp_path, resume=True)
+
+
+# ---- bad input, named ----------------------------------------------------------------------------
+
+def _jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_missing_key_lists_the_columns(tiny, tmp_path):
+    data = _jsonl(tmp_path / "rows.jsonl", [{"question": "What is 1 + 1?", "answer": "2"}])
+    with pytest.raises(DataError, match=r"no column\(s\) \['messages', 'label'\]; the columns are \['question', 'answer'\]"):
+        run(tiny(dataset=LocalDataset(data, input_key="messages", label_key="label")), tmp_path)
+
+
+def test_empty_dataset(tiny, tmp_path):
+    data = tmp_path / "empty.jsonl"
+    data.write_text("")
+    with pytest.raises(DataError, match="empty.jsonl has no rows"):
+        run(tiny(dataset=LocalDataset(data, input_key="input", label_key="label")), tmp_path)
+
+
+def test_invalid_config_fails_before_anything(tiny, tmp_path):
+    with pytest.raises(ConfigError):
+        run(tiny(global_batch_size=12), tmp_path)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture
+def reward_module(tmp_path, monkeypatch):
+    (tmp_path / "bad_rewards.py").write_text(textwrap.dedent("""
+        async def raises(args, sample, **kwargs):
+            raise KeyError("oops")
+
+        async def nan(args, sample, **kwargs):
+            return float("nan")
+
+        async def text(args, sample, **kwargs):
+            return "1.0"
+
+        async def as_dict(args, sample, **kwargs):
+            return {"score": 1.0, "format": 0.5}
+
+        def not_async(args, sample, **kwargs):
+            return 1.0
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "bad_rewards"
+
+
+@pytest.mark.parametrize("fn,pattern", [
+    ("raises", r"raised KeyError: 'oops' on rollout 0, sample 0 \(dataset row \d+: prompt"),
+    ("nan", r"returned nan on rollout 0, sample 0"),
+    ("text", r"returned '1.0' \(str\); expected a float"),
+    ("as_dict", r"returned a dict with keys \['format', 'score'\]; set reward_key"),
+])
+def test_bad_reward_names_the_sample(reward_module, tiny, tmp_path, fn, pattern):
+    with pytest.raises(RewardError, match=pattern):
+        run(tiny(custom_rm_path=f"{reward_module}.{fn}"), tmp_path)
+
+
+def test_dict_reward_with_key(reward_module, tiny, tmp_path):
+    history = run(tiny(custom_rm_path=f"{reward_module}.as_dict", reward_key="score", num_rollout=1), tmp_path)
+    assert history.rows[0]["rollout/raw_reward"] == 1.0
+
+
+def test_reward_that_is_not_async_is_refused(reward_module, tiny, tmp_path):
+    with pytest.raises(ConfigError, match="must be `async def not_async"):
+        run(tiny(custom_rm_path=f"{reward_module}.not_async"), tmp_path)
+
+
+# ---- pieces --------------------------------------------------------------------------------------
+
+def test_group_advantages_are_normalised_per_prompt():
+    rewards = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
+    adv = grpo.group_advantages(rewards, n=4)
+    assert adv[:4].sum() == pytest.approx(0.0, abs=1e-6) and adv[0] > 0 > adv[1]
+    assert adv[0] == pytest.approx(0.75 / (0.5 + 1e-6))  # (1 - 0.25) / std([1,0,0,0]) with Bessel's correction
+    assert torch.all(adv[4:] == 0)  # a group that all agree teaches nothing
+
+
+def test_clipped_loss_matches_ppo():
+    logp = torch.log(torch.tensor([[1.5, 0.5]]))
+    old = torch.zeros(1, 2)
+    loss, clipped = grpo.clipped_policy_loss(logp, old, torch.tensor([1.0]), eps_clip=0.2, eps_clip_high=0.28)
+    assert loss.tolist()[0] == pytest.approx([-1.28, -0.5])  # ratio 1.5 clipped to 1.28; 0.5 not (min of two)
+    assert clipped.tolist() == [[1.0, 0.0]]
+
+
+def test_low_var_kl_is_zero_at_the_reference_and_positive_elsewhere():
+    logp = torch.tensor([-1.0, -2.0])
+    assert grpo.kl_to_reference(logp, logp, "low_var_kl").abs().max() == 0
+    assert (grpo.kl_to_reference(logp, logp - 0.5, "low_var_kl") > 0).all()
+
+
+def test_shared_prefix_logprobs_equal_full_sequence_logprobs(tmp_path):
+    from gym.local.tiny import build_model
+    from gym.models import Qwen3_4B
+
+    tok = build_tokenizer(["What is 3 + 4?", "Hi", "user\n", "assistant\n", "0123456789"])
+    model = build_model(Qwen3_4B().architecture, len(tok), 0, tok.pad_token_id)
+    prompts = [tok(tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False,
+                                           add_generation_prompt=True), add_special_tokens=False).input_ids
+               for q in ("What is 3 + 4?", "Hi")]
+    ids, mask = grpo.left_pad(prompts, tok.pad_token_id)
+    responses, rmask = grpo.generate(model, ids, mask, 3, 5, 1.0, 1.0, tok.eos_token_id, tok.pad_token_id,
+                                     torch.Generator().manual_seed(0))
+    rollout = grpo.Rollout(ids, mask, responses, rmask, torch.zeros(6), torch.zeros(6))
+    with torch.no_grad():
+        shared, _ = grpo.response_logprobs(model, rollout, slice(0, 6))
+        for i in range(6):
+            seq = torch.tensor(prompts[i // 3] + responses[i][rmask[i].bool()].tolist())
+            full = model(input_ids=seq[None]).logits[0, :-1].log_softmax(-1).gather(-1, seq[1:, None]).squeeze(-1)
+            k = int(rmask[i].sum())
+            assert torch.allclose(full[-k:], shared[i, :k], atol=1e-5)
+
+
+def test_prompt_order_is_a_function_of_the_rollout_id():
+    rows = list(range(10))
+    first = [prompts_for_rollout(rows, k, 4, seed=0, shuffle=True) for k in range(5)]
+    assert first == [prompts_for_rollout(rows, k, 4, seed=0, shuffle=True) for k in range(5)]
+    epoch0 = sum(first[:2], []) + first[2][:2]
+    assert sorted(epoch0) == rows  # an epoch visits every row once
+
+
+def test_builtin_rewards_follow_slime():
+    assert math_reward("so \\boxed{42}", "42") == 1
+    assert math_reward("42", "42") == 0  # math needs \\boxed{}
+    assert math_reward("\\boxed{1,000}", "1000") == 1
+    assert math_reward("\\boxed{\\frac{1}{2}}", "\\frac{1}{2}") == 1
+    assert deepscaler_reward("<think>..</think> \\boxed{7}", "7") == 1
+    assert deepscaler_reward("\\boxed{7}", "7") == 0  # deepscaler reads only after </think>
+
+
+def test_sample_has_slimes_fields():
+    s = Sample(prompt="p", response="r", label="1")
+    for name in ("group_index", "index", "prompt", "tokens", "response", "response_length", "label", "reward",
+                 "status", "metadata"):
+        assert hasattr(s, name)
+
+
+def test_tokenizer_renders_qwen_chatml():
+    tok = build_tokenizer(["What is 1 + 1?", "user\n", "assistant\n"])
+    text = tok.apply_chat_template([{"role": "user", "content": "What is 1 + 1?"}], tokenize=False,
+                                   add_generation_prompt=True)
+    assert text == "<|im_start|>user\nWhat is 1 + 1?<|im_end|>\n<|im_start|>assistant\n"
+    assert tok.decode(tok(text, add_special_tokens=False).input_ids, skip_special_tokens=True) == \
+        "user\nWhat is 1 + 1?\nassistant\n"
+
+
+def test_history_plots(ray_session, tiny, tmp_path):
+    history = run(tiny(colocate=False), tmp_path)
+    fig = history.reward_curve()
+    assert fig.axes[0].get_xlabel() == "rollout" and len(fig.axes[0].lines) == 2
+    gantt = history.timeline_chart()
+    assert [t.get_text() for t in gantt.axes[0].get_yticklabels()] == ["rollout", "train"]
+    assert len(gantt.axes[0].patches) == len(history.timeline)
