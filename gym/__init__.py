@@ -7,10 +7,11 @@ re-exports: importing it pulls in no torch, ray, transformers, modal, datasets o
 
 from gym.datasets import GSM8K, HuggingFaceDataset, LocalDataset
 from gym.errors import ConfigError, Fix, Problem
+from gym.local import History, run_local, tiny_config
 from gym.models import MODELS, get_model
 from gym.slime import DATA_PATH, Plan, SlimeConfig
 from gym.wandb import WandbConfig
 
-__all__ = ["DATA_PATH", "GSM8K", "MODELS", "ConfigError", "Fix", "HuggingFaceDataset", "LocalDataset", "Plan",
-           "Problem", "SlimeConfig", "WandbConfig", "get_model"]
+__all__ = ["DATA_PATH", "GSM8K", "MODELS", "ConfigError", "Fix", "History", "HuggingFaceDataset", "LocalDataset",
+           "Plan", "Problem", "SlimeConfig", "WandbConfig", "get_model", "run_local", "tiny_config"]
 __version__ = "0.1.0"

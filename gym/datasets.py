@@ -70,6 +70,10 @@ class DatasetConfig:
         """The instance's data (its __dict__), which must be JSON-serialisable to ship it."""
         return dict(vars(self))
 
+    def __repr__(self) -> str:
+        root = "" if self.data_root == DATA_PATH else repr(self.data_root)
+        return f"{type(self).__name__}({root})"
+
 
 class HuggingFaceDataset(DatasetConfig):
     """A split of a Hugging Face dataset, written as parquet under `data_root`.
@@ -148,6 +152,14 @@ class LocalDataset(DatasetConfig):
     @property
     def name(self) -> str:
         return self._name
+
+    def __repr__(self) -> str:
+        args = [repr(self.source), f"input_key={self.input_key!r}"]
+        args += [f"{k}={v!r}" for k, v in (("label_key", self.label_key), ("eval_source", self.eval_source))
+                 if v is not None]
+        if self._name != Path(self.source).stem:
+            args.append(f"name={self._name!r}")
+        return f"LocalDataset({', '.join(args)})"
 
     def uploads(self) -> dict[str, str]:
         """Local file -> container path, for the launcher's volume upload."""

@@ -6,6 +6,8 @@ black or white, and a transparent figure background.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 ROLE_COLORS = {"rollout": "#2f9e44", "train": "#1c7ed6", "update_weights": "#f08c00", "save": "#868e96",
                "eval": "#ae3ec9", "idle": "#adb5bd"}
 """Phase/role -> colour, shared by every picture."""
@@ -78,4 +80,149 @@ def timeline(history, last: int | None = 12):
     ax.legend(handles=handles, frameon=False, labelcolor="#868e96", fontsize=8, ncol=len(handles),
               loc="upper center", bbox_to_anchor=(0.5, -0.35))
     _style(ax)
+    return fig
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle of the GPU map in grid units: x in GPUs (0..gpus_per_node), y in nodes (node 0 on top)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    color: str
+    fill: bool = True
+    dashed: bool = False
+    label: str = ""
+
+
+def gpu_layout(plan) -> list[Box]:
+    """What the GPU map draws, renderer-independent: one or two filled boxes per GPU (its role),
+    dashed outlines around model-parallel groups (TP × CP neighbours, Megatron's rank order),
+    solid outlines around SGLang engines. Training GPUs are labelled with their DP rank."""
+    gpn, nodes = plan.gpus_per_node, plan.num_nodes
+    if plan.colocate:
+        roles = ["both"] * plan.cluster_gpus
+    else:
+        roles = ["train"] * plan.train_gpus + ["rollout"] * plan.rollout_gpus
+        roles += ["idle"] * (plan.cluster_gpus - len(roles))
+    replica = plan.tp * plan.cp
+
+    def at(g):
+        return g % gpn, nodes - 1 - g // gpn
+
+    def spans(start, size):  # a run of GPUs, split at node boundaries
+        for g in range(start, start + size):
+            if g == start or g % gpn == 0:
+                x, y = at(g)
+                yield x, y, min(start + size - g, gpn - x)
+
+    boxes = []
+    for g, role in enumerate(roles):
+        x, y = at(g)
+        label = ""
+        if role in ("train", "both") and plan.dp and g < plan.train_gpus:
+            label = f"d{(g // replica) % plan.dp}" + (f" p{g // (replica * plan.dp)}" if plan.pp > 1 else "")
+        if role == "both":
+            boxes.append(Box(x + 0.06, y + 0.5, 0.88, 0.44, ROLE_COLORS["rollout"]))
+            boxes.append(Box(x + 0.06, y + 0.06, 0.88, 0.44, ROLE_COLORS["train"], label=label))
+        else:
+            boxes.append(Box(x + 0.06, y + 0.06, 0.88, 0.88, ROLE_COLORS[role], label=label))
+    if plan.dp and replica > 1:
+        for start in range(0, plan.train_gpus, replica):
+            boxes += [Box(x + 0.03, y + 0.03, w - 0.06, 0.94, "#1864ab", fill=False, dashed=True)
+                      for x, y, w in spans(start, replica)]
+    first = 0 if plan.colocate else plan.train_gpus
+    for e in range(plan.rollout_engines):
+        boxes += [Box(x + 0.01, y + 0.01, w - 0.02, 0.98, ROLE_COLORS["rollout"], fill=False)
+                  for x, y, w in spans(first + e * plan.engine_gpus, plan.engine_gpus)]
+    return boxes
+
+
+def _map_title(plan) -> str:
+    layout = ("colocated: every GPU trains and rolls out, in turns" if plan.colocate else
+              f"{plan.train_gpus} training + {plan.rollout_gpus} rollout GPUs")
+    return (f"{plan.num_nodes} × {plan.gpus_per_node} {plan.gpu_type}: {layout}; DP {plan.dp or '?'}, "
+            f"{plan.rollout_engines} engine(s) of {plan.engine_gpus}")
+
+
+MAP_LEGEND = (("train", "training (Megatron)"), ("rollout", "rollout (SGLang)"), ("idle", "idle"))
+
+
+def gpu_map(plan):
+    """matplotlib Figure of the cluster: nodes × GPUs coloured by role (see gpu_layout)."""
+    from matplotlib.patches import Patch, Rectangle
+
+    fig = _figure(width=1.2 + 0.62 * plan.gpus_per_node, height=1.2 + 0.55 * plan.num_nodes)
+    ax = fig.add_subplot()
+    for b in gpu_layout(plan):
+        ax.add_patch(Rectangle((b.x, b.y), b.w, b.h, fill=b.fill, color=b.color if b.fill else None,
+                               ec=None if b.fill else b.color, lw=0 if b.fill else 1.5, ls="--" if b.dashed else "-"))
+        if b.label:
+            ax.text(b.x + b.w / 2, b.y + b.h / 2, b.label, ha="center", va="center", fontsize=7, color="white",
+                    weight="bold")
+    ax.set_xlim(-0.05, plan.gpus_per_node + 0.05)
+    ax.set_ylim(-0.05, plan.num_nodes + 0.05)
+    ax.set_yticks([plan.num_nodes - 0.5 - i for i in range(plan.num_nodes)],
+                  [f"node {i}" for i in range(plan.num_nodes)])
+    ax.set_xticks([i + 0.5 for i in range(plan.gpus_per_node)], [f"GPU {i}" for i in range(plan.gpus_per_node)])
+    ax.tick_params(length=0, colors="#868e96", labelsize=8)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_facecolor("none")
+    ax.set_title(_map_title(plan), fontsize=9, color="#868e96")
+    ax.legend(handles=[Patch(color=ROLE_COLORS[k], label=v) for k, v in MAP_LEGEND[:2]], frameon=False, fontsize=8,
+              labelcolor="#868e96", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    return fig
+
+
+def gpu_map_svg(plan, cell_px: int = 44) -> str:
+    """The same map as an SVG string (what the control panel redraws on every change: ~1 ms)."""
+    from html import escape
+
+    w, h = plan.gpus_per_node * cell_px, plan.num_nodes * cell_px
+    left, top = 56, 22
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w + left + 4}" height="{h + top + 24}" '
+           f'font-family="sans-serif" font-size="10"><text x="0" y="13" fill="#868e96">{escape(_map_title(plan))}</text>']
+    for i in range(plan.num_nodes):
+        out.append(f'<text x="0" y="{top + (i + 0.55) * cell_px}" fill="#868e96">node {i}</text>')
+    for b in gpu_layout(plan):
+        x, y = left + b.x * cell_px, top + (plan.num_nodes - b.y - b.h) * cell_px
+        style = (f'fill="{b.color}"' if b.fill else
+                 f'fill="none" stroke="{b.color}" stroke-width="2"' + (' stroke-dasharray="4 3"' if b.dashed else ""))
+        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{b.w * cell_px:.1f}" height="{b.h * cell_px:.1f}" '
+                   f'rx="3" {style}/>')
+        if b.label:
+            out.append(f'<text x="{x + b.w * cell_px / 2:.1f}" y="{y + b.h * cell_px / 2 + 3.5:.1f}" fill="white" '
+                       f'font-weight="bold" text-anchor="middle">{escape(b.label)}</text>')
+    legend_y = top + h + 16
+    for k, (role, text) in enumerate(MAP_LEGEND[:2]):
+        out.append(f'<rect x="{left + k * 150}" y="{legend_y - 9}" width="10" height="10" fill="{ROLE_COLORS[role]}"/>'
+                   f'<text x="{left + k * 150 + 14}" y="{legend_y}" fill="#868e96">{text}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def scaling_chart(config, nodes=(1, 2, 4, 8)):
+    """How the plan changes with the cluster size: data parallelism, samples per optimizer step,
+    steps per rollout and price per hour, for each node count that validates."""
+    from gym.errors import ConfigError
+
+    plans = []
+    for n in nodes:
+        try:
+            plans.append(config.replace(num_nodes=n).plan())
+        except ConfigError:
+            continue
+    fig = _figure(width=8.0, height=2.6)
+    axes = fig.subplots(1, 4)
+    series = [("data parallel (DP)", lambda p: p.dp or 0), ("samples per step", lambda p: p.global_batch_size),
+              ("steps per rollout", lambda p: p.steps_per_rollout), ("$ per hour", lambda p: p.usd_per_hour)]
+    xs = [p.num_nodes for p in plans]
+    for ax, (title, fn) in zip(axes, series):
+        ax.bar([str(x) for x in xs], [fn(p) for p in plans], color=ROLE_COLORS["train"], alpha=0.85)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("nodes", fontsize=8)
+        _style(ax)
     return fig

@@ -61,12 +61,13 @@ class JsonlLog:
             f.flush()
 
 
-def _fingerprint(config, seed: int) -> str:
+def _fingerprint(config, seed: int, model_dims: dict | None = None) -> str:
     from gym.slime.config import fingerprint
 
     data = fingerprint(config)
     data.pop("num_rollout", None)  # extending a run is a resume, not a new run
-    return hashlib.sha1(json.dumps([data, seed], sort_keys=True, default=str).encode()).hexdigest()[:12]
+    key = [data, seed] + ([model_dims] if model_dims else [])  # unchanged for runs with the default model size
+    return hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def _tokenizer_texts(prompt_path: str, eval_path: str | None, config) -> list[str]:
@@ -88,13 +89,16 @@ def _device(device: str | None) -> str:
 
 def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str | os.PathLike = DEFAULT_RUNS_DIR,
               num_rollout: int | None = None, threads: int | None = None, device: str | None = None,
-              progress: bool = True, on_rollout=None) -> History:
+              progress: bool = True, on_rollout=None, stop=None, model_dims: dict | None = None) -> History:
     """Run `config` (default: gym.local.tiny_config()) locally; return its History.
 
     seed: model init, prompt order and sampling. resume: continue from runs/<name>/checkpoint
     (the config and seed must match); False starts over. num_rollout: override the config's.
     threads: torch threads per worker (default: all cores colocated, half each when split).
     on_rollout(row): called after every rollout (the control panel streams with it).
+    stop: a threading.Event; once set, the run ends after the current rollout (resume continues it).
+    model_dims: toy model dimensions passed to build_model, e.g. {"hidden": 256, "layers": 4}
+    (default: tiny_architecture's, hidden 64 and 2 layers).
     """
     from gym.local.data import local_files
     from gym.local.rewards import Scorer
@@ -114,7 +118,7 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
 
     run_dir = Path(out_dir) / r.name
     ckpt_dir = run_dir / "checkpoint"
-    fingerprint = _fingerprint(config, seed)
+    fingerprint = _fingerprint(config, seed, model_dims)
     start = 0
     if resume:
         state = read_checkpoint_state(ckpt_dir)
@@ -135,14 +139,16 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     cores = os.cpu_count() or 1
     split = not c.colocate
     setup = Setup(config=c, seed=seed, prompt_path=prompt_path, eval_path=eval_path, tokenizer_dir=str(tok_dir),
-                  threads=threads or (max(1, cores // 2) if split else cores), device=_device(device))
+                  threads=threads or (max(1, cores // 2) if split else cores), device=_device(device),
+                  model_dims=model_dims)
     (run_dir / "run.json").write_text(json.dumps({"name": r.name, "seed": seed, "train_script": r.train_script,
                                                   "fingerprint": fingerprint}))
     metrics = JsonlLog(run_dir / "metrics.jsonl", keep_before=start)
     timeline = JsonlLog(run_dir / "timeline.jsonl", keep_before=start)
     logger = _Logger(c, r.name, run_dir, start, progress)
 
-    def record(rollout_id: int, row: dict, spans: list[dict]) -> None:
+    def record(rollout_id: int, row: dict, spans: list[dict]) -> bool:
+        """Log one rollout; return True when the run should stop."""
         row = {"rollout_id": rollout_id, **row}
         metrics.write(row)
         for s in spans:
@@ -150,6 +156,7 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
         logger.log(row)
         if on_rollout is not None:
             on_rollout(row)
+        return stop is not None and stop.is_set()
 
     try:
         loop = _split_loop if split else _colocated_loop
@@ -183,7 +190,8 @@ def _colocated_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record)
             ev = generator.evaluate(rollout_id)
             row.update(ev["metrics"])
             spans.append(ev["span"])
-        record(rollout_id, row, spans)
+        if record(rollout_id, row, spans):
+            break
 
 
 def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> None:
@@ -234,7 +242,8 @@ def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> 
             now = time.time()
             row["perf/step_time"] = now - last_end
             last_end = now
-            record(rollout_id, row, spans)
+            if record(rollout_id, row, spans):
+                break
     finally:
         if started_ray:
             ray.shutdown()

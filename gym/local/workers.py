@@ -34,6 +34,8 @@ class Setup:
     tokenizer_dir: str
     threads: int
     device: str
+    model_dims: dict | None = None
+    """Toy model dimensions for build_model (hidden=, layers=); None: tiny_architecture's defaults."""
 
 
 def span(worker: str, phase: str, rollout_id: int, start: float, end: float) -> dict:
@@ -49,7 +51,8 @@ def _init(setup: Setup):
 
 
 def new_model(setup: Setup, tokenizer):
-    model = build_model(setup.config.model.architecture, len(tokenizer), setup.seed, tokenizer.pad_token_id)
+    model = build_model(setup.config.model.architecture, len(tokenizer), setup.seed, tokenizer.pad_token_id,
+                        **(setup.model_dims or {}))
     return model.to(setup.device)
 
 

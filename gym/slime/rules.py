@@ -404,6 +404,12 @@ def global_batch_multiple_of_dp(r: Resolved) -> Iterator[Problem]:
     if c.global_batch_size % unit:
         both = nearest(_valid_gbs(r), c.global_batch_size)
         fix = fixes("global_batch_size", both or nearest_multiples(c.global_batch_size, unit))
+        if not both:  # no global batch fits these samples per rollout: change both numbers together
+            n = c.n_samples_per_prompt
+            for g in nearest_multiples(c.global_batch_size, unit, count=2):
+                step = g // _gcd(g, n)
+                rbs = max(step, round(c.rollout_batch_size / step) * step)
+                fix += (Fix({"global_batch_size": g, "rollout_batch_size": rbs}),)
         yield problem(("global_batch_size", "micro_batch_size"),
                       f"global_batch_size={c.global_batch_size} must be a multiple of micro_batch_size × DP "
                       f"= {c.micro_batch_size} × {dp}", fix)

@@ -1,0 +1,267 @@
+"""ControlPanel: a SlimeConfig you can turn knobs on, with its plan, map and price, and a launcher.
+
+    from gym.widgets import ControlPanel
+    panel = ControlPanel(gym.tiny_config())
+    panel            # display it; panel.config is the current SlimeConfig
+
+Every change rebuilds the config (the original is never modified), re-validates it, and updates
+the problems (each with one-click fixes), the plan table, the GPU map, the price and run
+estimate, and the equivalent Python code, in place. Launch runs the chosen backend: local
+(streams progress and the reward curve; a relaunch stops the previous run first) or Modal
+(detached; says exactly what is missing when it cannot launch).
+
+Batch sizes you have not set stay derived: they follow the layout as you move the sliders.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+
+import ipywidgets as w
+
+from gym.errors import ConfigError, Fix
+from gym.models import MODELS
+from gym.slime.config import SlimeConfig
+
+PANEL_FIELDS = ("model", "gpu_type", "num_nodes", "colocate", "rollout_num_gpus", "tensor_model_parallel_size",
+                "rollout_batch_size", "n_samples_per_prompt", "global_batch_size", "num_rollout")
+"""The SlimeConfig fields the panel's controls set."""
+
+
+class ControlPanel:
+    """Widgets bound to a SlimeConfig. `panel.config` is the current config; `panel.widget` the UI."""
+
+    def __init__(self, config: SlimeConfig | None = None, *, runs_dir: str = "runs"):
+        self.base = config if config is not None else SlimeConfig()
+        self.runs_dir = runs_dir
+        self.set_fields: dict = {f: getattr(self.base, f) for f in PANEL_FIELDS if getattr(self.base, f) is not None}
+        self.set_fields["model"] = self.base._model.short_name  # the dropdown speaks model names
+        self._syncing = False
+        self._run_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.history = None
+        self.last_launch = None
+        self._build()
+        self.refresh()
+
+    # ---- the config ------------------------------------------------------------------------------
+    @property
+    def config(self) -> SlimeConfig:
+        """The current config: the one given, with every value set through the panel."""
+        values = dict(self.set_fields)
+        if values.get("model") == self.base._model.short_name:
+            values["model"] = self.base._model  # keep the given model object (its revision, secret, …)
+        return self.base.replace(**values)
+
+    def set(self, **values) -> None:
+        """Set config fields as the controls do (unset a field with None to derive it again)."""
+        for name, value in values.items():
+            if value is None:
+                self.set_fields.pop(name, None)
+            else:
+                self.set_fields[name] = value
+        self.refresh()
+
+    def apply_fix(self, fix: Fix) -> None:
+        """Apply one suggested fix (a set of field values)."""
+        self.set(**fix.changes)
+
+    # ---- building ----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        style = {"description_width": "140px"}
+        wide = w.Layout(width="390px")
+        self.controls = {
+            "model": w.Dropdown(options=list(MODELS), description="model", style=style, layout=wide),
+            "gpu_type": w.Dropdown(options=["H100", "H200"], description="GPU type", style=style, layout=wide),
+            "num_nodes": w.IntSlider(min=1, max=8, description="nodes", style=style, layout=wide),
+            "colocate": w.ToggleButtons(options=[("colocated", True), ("separate rollout GPUs", False)],
+                                        description="rollout", style={**style, "button_width": "120px"}),
+            "rollout_num_gpus": w.BoundedIntText(min=0, max=512, description="rollout GPUs", style=style,
+                                                 layout=wide),
+            "tensor_model_parallel_size": w.Dropdown(options=[1, 2, 4, 8, 16], description="tensor parallel (TP)",
+                                                     style=style, layout=wide),
+            "rollout_batch_size": w.BoundedIntText(min=1, max=65536, description="prompts per rollout", style=style,
+                                                   layout=wide),
+            "n_samples_per_prompt": w.Dropdown(options=[1, 2, 4, 8, 16, 32, 64], description="samples per prompt",
+                                               style=style, layout=wide),
+            "global_batch_size": w.BoundedIntText(min=1, max=1 << 20, description="samples per step",
+                                                  style=style, layout=wide),
+            "num_rollout": w.BoundedIntText(min=1, max=1_000_000, description="rollouts", style=style, layout=wide),
+        }
+        self.controls["num_nodes"].add_class("gym-nodes")
+        for name, control in self.controls.items():
+            control.observe(lambda change, name=name: self._on_control(name, change["new"]), names="value")
+        self.backend = w.ToggleButtons(options=["local", "modal"], description="backend",
+                                       style={**style, "button_width": "120px"})
+        self.launch_button = w.Button(description="Launch", button_style="success", icon="play")
+        self.launch_button.add_class("gym-launch")
+        self.launch_button.on_click(lambda _: self.launch())
+        self.problems_box = w.VBox()
+        self.problems_box.add_class("gym-problems")
+        self.plan_html = w.HTML()
+        self.plan_html.add_class("gym-plan")
+        self.map_html = w.HTML()
+        self.map_html.add_class("gym-map")
+        self.cost_html = w.HTML()
+        self.cost_html.add_class("gym-cost")
+        self.code_html = w.HTML()
+        self.status = w.HTML()
+        self.status.add_class("gym-status")
+        self.curve = w.Image(format="png", layout=w.Layout(max_width="640px"))
+        self.curve.layout.display = "none"
+        left = w.VBox([*self.controls.values(), w.HBox([self.backend]), self.launch_button, self.status,
+                       self.problems_box], layout=w.Layout(width="410px", flex="0 0 auto"))
+        right = w.VBox([self.cost_html, self.map_html, self.plan_html])
+        code = w.Accordion(children=[self.code_html], titles=("Python for this config",))
+        self.widget = w.VBox([w.HBox([left, right]), self.curve, code])
+
+    # ---- reacting ----------------------------------------------------------------------------------
+    def _on_control(self, name: str, value) -> None:
+        if self._syncing:
+            return
+        self.set(**{name: value})
+
+    def refresh(self) -> None:
+        """Validate and plan the current config; update every view in place."""
+        from gym.estimate import estimate_run
+        from gym.plots import gpu_map_svg
+        from gym.slime.plan import make_plan
+
+        try:
+            config = self.config
+            resolved = config.resolve()
+            problems = config.problems()
+        except ConfigError as err:  # a bad value the config itself refuses (e.g. two cluster sizes)
+            self._show_problems(err.problems)
+            self.launch_button.disabled = True
+            return
+        errors = [p for p in problems if p.severity == "error"]
+        warnings = [p for p in problems if p.severity == "warning"]
+        self._sync_controls(resolved)
+        self._show_problems(problems)
+        self.launch_button.disabled = bool(errors)
+        if resolved.type_problems:
+            return
+        plan = make_plan(resolved, warnings)
+        self.plan = plan
+        self.plan_html.value = plan._repr_html_()
+        self.map_html.value = gpu_map_svg(plan) if plan.cluster_gpus <= 128 else ""
+        price = f"<b>${plan.usd_per_hour:,.2f} per hour</b> for {plan.cluster_gpus} × {plan.gpu_type}"
+        estimate = "" if errors else f"<br>{html.escape(str(estimate_run(resolved, plan)))}"
+        self.cost_html.value = price + estimate
+        from gym.codegen import config_to_code
+
+        self.code_html.value = f"<pre>{html.escape(config_to_code(config))}</pre>"
+
+    def _sync_controls(self, resolved) -> None:
+        """Show resolved (also derived) values in the controls without treating them as set."""
+        c = resolved.config
+        self._syncing = True
+        try:
+            for name, control in self.controls.items():
+                value = resolved.model.short_name if name == "model" else getattr(c, name)
+                if isinstance(control, w.Dropdown) and value not in [o[1] if isinstance(o, tuple) else o
+                                                                      for o in control.options]:
+                    continue
+                if isinstance(control, w.IntSlider):
+                    control.max = max(control.max, value)
+                control.value = value
+                control.tooltip = f"{name}: derived" if name in resolved.derived else f"{name}: set"
+            self.controls["rollout_num_gpus"].disabled = bool(c.colocate)
+        finally:
+            self._syncing = False
+
+    def _show_problems(self, problems) -> None:
+        rows = []
+        for p in problems:
+            color = "#c92a2a" if p.severity == "error" else "#b45309"
+            text = w.HTML(f"<span style='color:{color}'>{'✖' if p.severity == 'error' else '⚠'} "
+                          f"{html.escape(str(p.message))}</span>")
+            buttons = []
+            for fix in p.fixes[:4]:
+                b = w.Button(description=str(fix), tooltip=f"apply {fix}", layout=w.Layout(width="auto"))
+                b.add_class("gym-fix")
+                b.on_click(lambda _, fix=fix: self.apply_fix(fix))
+                buttons.append(b)
+            rows.append(w.VBox([text, w.HBox(buttons)]) if buttons else text)
+        self.problems_box.children = rows
+
+    # ---- launching ---------------------------------------------------------------------------------
+    def launch(self) -> None:
+        """Run the current config on the chosen backend (the button does this)."""
+        if self.launch_button.disabled:
+            return
+        self.launch_button.description = "Relaunch"
+        if self.backend.value == "modal":
+            self._launch_modal()
+        else:
+            self._launch_local()
+
+    def _launch_modal(self) -> None:
+        from gym.launch.launcher import LaunchError, launch
+
+        try:
+            self.last_launch = launch(self.config)
+        except LaunchError as err:
+            self.status.value = f"<pre style='color:#c92a2a;white-space:pre-wrap'>{html.escape(str(err))}</pre>"
+            return
+        self.status.value = self.last_launch._repr_html_()
+
+    def _launch_local(self) -> None:
+        self.stop()
+        config = self.config
+        self._stop = threading.Event()
+        self.status.value = f"starting a local run of {html.escape(config.resolve().name)} …"
+
+        def on_rollout(row: dict) -> None:
+            reward = row.get("rollout/raw_reward", float("nan"))
+            self.status.value = (f"rollout {row['rollout_id'] + 1}/{config.num_rollout or '?'}: reward {reward:.2f}, "
+                                 f"step {row.get('perf/step_time', 0):.2f} s")
+            if (row["rollout_id"] + 1) % 10 == 0:
+                self._draw_curve()
+
+        def job() -> None:
+            from gym.local.runner import run_local
+
+            try:
+                self.history = run_local(config, out_dir=self.runs_dir, progress=False, on_rollout=on_rollout,
+                                         stop=self._stop)
+                self._draw_curve()
+                self.status.value = html.escape(self.history.summary())
+            except Exception as err:  # shown in the panel: a run's error must not vanish in a thread
+                self.status.value = (f"<pre style='color:#c92a2a;white-space:pre-wrap'>"
+                                     f"{html.escape(type(err).__name__ + ': ' + str(err))}</pre>")
+
+        self._run_thread = threading.Thread(target=job, daemon=True)
+        self._run_thread.start()
+
+    def _draw_curve(self) -> None:
+        import io
+
+        from gym.local.history import History
+
+        run_dir = f"{self.runs_dir}/{self.config.resolve().name}"
+        history = History.load(run_dir)
+        if not history.rows:
+            return
+        buf = io.BytesIO()
+        history.reward_curve().savefig(buf, format="png", dpi=90)
+        self.curve.value = buf.getvalue()
+        self.curve.layout.display = None
+
+    def stop(self) -> None:
+        """Stop the local run in progress (after its current rollout) and wait for it."""
+        if self._run_thread is not None and self._run_thread.is_alive():
+            self._stop.set()
+            self._run_thread.join()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the local run in progress ends."""
+        if self._run_thread is not None:
+            self._run_thread.join(timeout)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
