@@ -26,16 +26,22 @@ gradient_accumulation_steps=1 makes each 256-completion slice one optimizer step
 
 TRL settings, as an expert would set them for a tiny CPU model (TRL at its best, not its
 defaults): fp32 (bf16=False, fp16=False; TRL defaults bf16 to True), activation (gradient)
-checkpointing off (TRL's default is on), no torch.compile, no vLLM, no continuous batching, beta=0.0 (no
-reference model is loaded), num_iterations=1, loss_type="grpo", scale_rewards="group",
+checkpointing off (TRL's default is on), no torch.compile, no vLLM, no continuous batching,
+beta=0.0 (no reference model is loaded), num_iterations=1, loss_type="grpo", scale_rewards="group",
 epsilon 0.2 / epsilon_high 0.28, mask_truncated_completions=False (gym trains on truncated
 samples too), report_to="none", save_strategy="no", eval_strategy="no", disable_tqdm,
 logging_steps = max_steps (one log, at the end), logging_nan_inf_filter off,
 dataloader_num_workers=0, no pin_memory, lr_scheduler_type="constant" (TRL's default is
 linear decay; gym's lr is constant), log_completions off, disable_dropout (the model has no
-dropout anyway). The optimizer is passed in: torch.optim.AdamW over all parameters with gym's
-settings, because HF Trainer's own AdamW exempts norm weights and biases from weight decay,
-which gym does not (the update cost is the same either way; this makes the update identical).
+dropout anyway), and the prompts given as text with the chat template already applied
+(`--trl-prompts text`, the default: the same token ids, asserted, but TRL then only tokenizes
+them each generation instead of rendering the Jinja template 512 times, about 30 ms saved per
+generation here; `--trl-prompts messages` gives TRL the chat messages instead). Attention: sdpa,
+transformers' default, as in gym's model (`--trl-attn eager` was tried: no faster for TRL on
+CPU, its generation slower). The optimizer is passed in: torch.optim.AdamW over all parameters
+with gym's settings, because HF Trainer's own AdamW exempts norm weights and biases from weight
+decay, which gym does not (the update cost is the same either way; this makes the update
+identical).
 Threads: torch.set_num_threads(--threads, default 2) before each side runs.
 
 What is timed (imports, model/tokenizer building and trainer construction excluded):
@@ -54,11 +60,15 @@ does the same algorithm:
   - TRL computes old log-probs for all 512 completions in a no-grad pass (steps_per_generation
     > gradient_accumulation_steps makes it necessary); gym computes them only for the second
     step's 256 (the first step's equal the current ones, detached), which is exact.
-  - TRL re-renders the chat template and re-tokenizes the 512 prompts every generation
-    (gym tokenizes its prompt file once, before the loop); TRL shuffles the 512 completions
-    before splitting them into 2 steps, gym takes them in prompt order.
+  - TRL re-tokenizes the 512 prompts every generation (and with `--trl-prompts messages`
+    re-renders the chat template too); gym tokenizes its prompt file once, before the loop.
+  - TRL shuffles the 512 completions before splitting them into 2 steps; gym takes them in
+    prompt order. Both are valid splits of the same rollout.
   - TRL computes log-probs through its fused LM head (only completion positions are
-    projected); gym projects the response positions only as well.
+    projected); gym projects every position it runs (its 32 prompts, once, and the
+    responses). With a vocabulary of a few dozen tokens the LM head costs little either way.
+  - On CUDA, gym draws its samples on the CPU (torch.multinomial with a CPU generator, for
+    reproducibility), one host round trip per generated token; TRL samples on the GPU.
 
 Also printed per repeat: optimizer steps and completions made by each side (TRL: state.global_step,
 completions counted in its reward function, tokens from its log), reward over the first and last
@@ -161,7 +171,7 @@ class Clock:
 # ---- TRL -------------------------------------------------------------------------------------------
 
 def run_trl(model_dir: Path, rows: list[dict], rollouts: int, seed: int, threads: int, device: str, out: Path,
-            prompt_format: str, reference: dict | None = None) -> dict:
+            prompt_format: str, attn: str, reference: dict | None = None) -> dict:
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
@@ -172,7 +182,7 @@ def run_trl(model_dir: Path, rows: list[dict], rollouts: int, seed: int, threads
     torch.set_num_threads(threads)
     tok = AutoTokenizer.from_pretrained(model_dir)
     tok.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation=attn)
     if reference is not None:  # TRL trains exactly the weights gym builds
         state = model.state_dict()
         assert all(torch.equal(state[k], v) for k, v in reference.items()), "TRL's model differs from gym's"
@@ -321,9 +331,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=2,
                         help="rollouts of an untimed warm-up run of each side first (0: none)")
-    parser.add_argument("--trl-prompts", choices=["messages", "text"], default="messages",
+    parser.add_argument("--trl-prompts", choices=["messages", "text"], default="text",
                         help="TRL dataset prompts: chat messages (TRL templates them every generation) or the "
                              "templated text (rendered once, up front)")
+    parser.add_argument("--trl-attn", choices=["sdpa", "eager"], default="sdpa",
+                        help="TRL's attention implementation (gym's model uses transformers' default, sdpa)")
     args = parser.parse_args()
 
     import datasets
@@ -355,8 +367,8 @@ def main() -> None:
 
         print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} cores, "
               f"Python {platform.python_version()}")
-        print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}, "
-              f"trl {trl.__version__}, device {args.device}"
+        print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
+              f"transformers {transformers.__version__}, trl {trl.__version__}, device {args.device}"
               + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else ""))
         print(f"model: tiny Qwen3 (hidden {arch['hidden']}, {arch['layers']} layers, {n_params:,} parameters, "
               f"vocab {len(tok)}), fp32; {len(rows)} prompt rows")
@@ -366,7 +378,7 @@ def main() -> None:
 
         def trl_run(rollouts, name, check=False):
             return run_trl(model_dir, rows, rollouts, args.seed, args.threads, args.device, tmp / name,
-                           args.trl_prompts, reference if check else None)
+                           args.trl_prompts, args.trl_attn, reference if check else None)
 
         def gym_run(rollouts, name, check=False):
             return run_gym(config, rollouts, args.seed, args.threads, args.device, tmp / name, dims,

@@ -158,6 +158,18 @@ def load_custom_reward(path: str) -> Callable:
     return fn
 
 
+def _run(coroutine):
+    """Run a coroutine to completion, also from inside a running event loop (a Jupyter kernel)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 class Scorer:
     """Scores samples with the config's reward, checking each value."""
 
@@ -175,7 +187,7 @@ class Scorer:
 
     def __call__(self, samples: list[Sample], rollout_id: int) -> list[float]:
         if self._custom is not None:
-            raw = asyncio.run(self._gather(samples, rollout_id))
+            raw = _run(self._gather(samples, rollout_id))
         else:
             raw = [self._safe(lambda s=s: self._builtin(s.response, s.label), s, rollout_id) for s in samples]
         return [self._check(value, s, rollout_id) for value, s in zip(raw, samples)]

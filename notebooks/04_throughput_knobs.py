@@ -1,0 +1,182 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Throughput knobs, and the errors caught before launch
+#
+# [![Open in Modal Notebook](https://modal-cdn.com/open-in-modal.svg)](https://modal.com/notebooks/new/https://github.com/modal-gym/gym/blob/main/notebooks/04_throughput_knobs.ipynb)
+#
+# **What you will learn.** The five settings that decide how much work a step does and how it
+# fits in memory (dynamic batching and its token budget, activation recompute, samples per
+# prompt, rollout engine size, SGLang's memory share), what each one trades, and the mistakes
+# with each that gym refuses before a launch. Each mistake is *run* below, so you see the exact
+# message.
+#
+# **What a real run needs.** Nothing new: the same Modal account and node access as before.
+#
+# **What runs by default.** Plans, validation, and two short local runs (about 30 s).
+#
+# **What to watch.** The messages: each names the field, the rule as a formula, the values, and
+# the nearest values that pass.
+
+# %%
+REPO_URL = "https://github.com/modal-gym/gym"
+try:
+    import gym
+except ImportError:  # a fresh Modal Notebook: install gym from the repository (once)
+    import subprocess, sys; subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"slime-gym[local,notebooks] @ git+{REPO_URL}"])  # noqa: E401,E702,E501
+    import gym
+
+# %% tags=["parameters"]
+LAUNCH_ON_MODAL = False  # (this lesson launches nothing; kept for symmetry with the others)
+LOCAL_ROLLOUTS = 60      # rollouts of each local run comparing group sizes
+
+# %%
+from IPython.display import Markdown, display
+
+from gym.models import Qwen3_4B
+from gym.slime import SlimeConfig
+
+base = SlimeConfig(model=Qwen3_4B(), num_nodes=2)
+
+
+def show(config, only=None):
+    """Every problem of a config (errors and warnings), one per line."""
+    problems = [p for p in config.problems() if only is None or p.rule == only]
+    for p in problems:
+        print(f"{p.severity:>7} · {p}")
+    return problems
+
+
+def flags(config, *names):
+    """What the slime command says for these flags (True for a bare switch, None when absent)."""
+    argv = config.slime_argv()
+    out = {}
+    for name in names:
+        if name not in argv:
+            out[name] = None
+            continue
+        value = argv[argv.index(name) + 1] if argv.index(name) + 1 < len(argv) else "--"
+        out[name] = True if value.startswith("--") else value
+    return out
+
+
+# %% [markdown]
+# ## 1 · Dynamic batch size and `max_tokens_per_gpu`
+#
+# With a fixed micro-batch, every micro-batch holds the same number of *samples*, however long
+# they are: a batch of long answers runs out of memory while a batch of short ones wastes the
+# GPU. With `use_dynamic_batch_size`, slime packs samples into micro-batches up to a **token
+# budget per GPU** (`max_tokens_per_gpu`; with context parallelism the budget covers CP GPUs).
+# The trade: a higher budget means fewer, fuller micro-batches (faster) and more activation
+# memory (OOM risk). A sample longer than the budget still gets a micro-batch of its own, which
+# is where OOMs come from, so gym warns when the longest possible sample does not fit:
+
+# %%
+print(flags(base, "--use-dynamic-batch-size", "--max-tokens-per-gpu", "--rollout-max-response-len"))
+long_answers = base.replace(rollout_max_response_len=16384)
+token_cap = show(long_answers, only="sample_fits_token_cap")
+
+# %% [markdown]
+# slime's own advice is to start with a budget around the longest response divided by CP; the
+# suggested value is that, rounded up to a multiple of 1024. Context parallelism shares it:
+
+# %%
+show(long_answers.replace(context_parallel_size=2), only="sample_fits_token_cap") or print(
+    "with CP=2 the same budget covers the longest sample: no warning")
+
+# %% [markdown]
+# ## 2 · Activation recompute
+#
+# Storing every layer's activations for the backward pass costs memory that grows with batch
+# and sequence length. `recompute_granularity="full"` (the preset, with `recompute_method=
+# "uniform"` and `recompute_num_layers=1`) recomputes them instead: roughly a third more compute
+# for a large cut in memory, which buys bigger token budgets. `"selective"` recomputes only the
+# attention core; `"off"` stores everything (fastest, if it fits). Megatron rejects inconsistent
+# combinations at start-up; gym rejects them now:
+
+# %%
+for granularity in ("full", "selective", "off"):
+    print(f"{granularity:>9}:", flags(base.replace(recompute_granularity=granularity), "--recompute-granularity",
+                                      "--recompute-method", "--recompute-num-layers"))
+recompute = show(base.replace(recompute_granularity="selective", recompute_num_layers=2))
+
+# %% [markdown]
+# ## 3 · Samples per prompt: the GRPO group
+#
+# GRPO scores each answer against the other answers *to the same prompt*: the advantage is
+# (reward − group mean) / group std. More samples per prompt give steadier estimates and more
+# groups where at least one answer is right; at a fixed number of prompts they multiply the
+# generation work (left unset, gym keeps the samples per rollout and takes fewer prompts, as
+# below). With one sample there is no group at all: every advantage is zero, and the run would
+# learn nothing.
+
+# %%
+group_of_one = show(base.replace(n_samples_per_prompt=1), only="group_needs_two_samples")
+for n in (4, 8, 16):
+    p = base.replace(n_samples_per_prompt=n).plan()
+    print(f"n={n:>2}: {p.rollout_batch_size} prompts × {n} = {p.samples_per_rollout} samples per rollout, "
+          f"{p.steps_per_rollout} steps of {p.global_batch_size}")
+
+# %% [markdown]
+# Measured on the tiny task: the same number of samples per rollout (and so the same cost),
+# split as more prompts with small groups, or fewer prompts with large groups.
+
+# %%
+from gym.local import run_local, tiny_config
+
+small_groups = run_local(tiny_config(name="groups-of-8", num_rollout=LOCAL_ROLLOUTS, rollout_batch_size=64,
+                                     n_samples_per_prompt=8, eval_interval=None), progress=False)
+large_groups = run_local(tiny_config(name="groups-of-16", num_rollout=LOCAL_ROLLOUTS, rollout_batch_size=32,
+                                     n_samples_per_prompt=16, eval_interval=None), progress=False)
+display(Markdown("| split of 512 samples | reward, last 10% of rollouts | groups that all agree (no signal) |\n|---|---|---|\n"
+                 + "\n".join(f"| {h.name} | {h.window_mean(last=True):.2f} | "
+                             f"{h.window_mean('rollout/zero_std_groups', last=True):.0%} |"
+                             for h in (small_groups, large_groups))))
+
+# %% [markdown]
+# ## 4 · Rollout engine size
+#
+# `rollout_num_gpus_per_engine` is how many GPUs one SGLang engine spans (its tensor
+# parallelism). Bigger engines hold bigger models and longer contexts; smaller ones mean more
+# engines and more independent batches. slime computes the number of engines with a floor
+# division and gives no warning for GPUs left over; an engine must also sit inside a node (or
+# span whole nodes), and SGLang splits attention heads across the engine's GPUs:
+
+# %%
+leftover = show(base.replace(colocate=False, rollout_num_gpus_per_engine=3))
+heads = show(SlimeConfig(model="Qwen3-14B", num_nodes=2, rollout_num_gpus_per_engine=16), only="engine_heads_divisible")
+
+# %% [markdown]
+# ## 5 · SGLang's memory share
+#
+# `sglang_mem_fraction_static` is the share of each rollout GPU that SGLang reserves for weights
+# and its KV cache. More KV cache means more concurrent sequences (faster rollouts); but when
+# colocated, Megatron needs the rest of the same GPU when training resumes. slime's scripts use
+# 0.7; split configs (where the GPU only generates) can go higher.
+
+# %%
+memory = show(base.replace(sglang_mem_fraction_static=0.95)) + show(base.replace(sglang_mem_fraction_static=1.2))
+show(base.replace(colocate=False, sglang_mem_fraction_static=0.9)) or print(
+    "split, 0.9: fine (the rollout GPUs only generate)")
+
+# %% [markdown]
+# ## Everything at once
+#
+# A config with several of these mistakes fails with *one* error that lists them all, so one
+# round of fixes is enough; nothing was created, nothing was paid for:
+
+# %%
+from gym.errors import ConfigError
+
+try:
+    base.replace(n_samples_per_prompt=1, tensor_model_parallel_size=3, rollout_num_gpus_per_engine=3,
+                 recompute_granularity="selective", recompute_num_layers=2).validate()
+except ConfigError as err:
+    everything = err
+    print(err)
