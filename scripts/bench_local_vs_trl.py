@@ -74,7 +74,10 @@ Also printed per repeat: optimizer steps and completions made by each side (TRL:
 completions counted in its reward function, tokens from its log), reward over the first and last
 10% of rollouts (both should learn alike), and where the time goes: generation (model sampling
 only), scoring (rollout bookkeeping: tokenizing, decoding, reward, advantages), old log-probs
-(no-grad pass) and training (forward, backward, optimizer and framework overhead).
+(no-grad pass) and training (forward, backward, optimizer and framework overhead), and
+cpu_wait%: the share of the run in which some task waited for a CPU (Linux PSI,
+/proc/pressure/cpu). On this shared 2-core machine another job makes torch's 2 threads
+oversubscribed and everything several times slower: compare only repeats with a low cpu_wait%.
 
 --device cuda runs both on the GPU with a larger tiny model (hidden 256, 4 layers) through
 run_local(model_dims=...) and build_model(**dims); on CPU the defaults (hidden 64, 2 layers).
@@ -120,8 +123,6 @@ def gym_config(tmp: Path, rollouts: int):
 
 def build_shared(tmp: Path, config, seed: int, dims: dict):
     """The tokenizer and model run_local builds, saved under tmp/model for TRL."""
-    import torch
-
     from gym.local.data import local_files
     from gym.local.runner import TOKENIZER_MERGES, _tokenizer_texts
     from gym.local.tiny import build_model, build_tokenizer
@@ -134,9 +135,9 @@ def build_shared(tmp: Path, config, seed: int, dims: dict):
     model.save_pretrained(model_dir)
     tok.save_pretrained(model_dir)
     reference = {k: v.clone() for k, v in model.state_dict().items()}
+    attn = model.config._attn_implementation  # what run_local's model uses
     del model
-    assert torch.is_tensor(next(iter(reference.values())))
-    return model_dir, tok, reference
+    return model_dir, tok, reference, attn
 
 
 class Clock:
@@ -316,6 +317,15 @@ def run_gym(config, rollouts: int, seed: int, threads: int, device: str, out: Pa
 
 # ---- report ----------------------------------------------------------------------------------------
 
+def cpu_stall_us() -> float | None:
+    """Linux PSI: total µs some task waited for a CPU (None where /proc/pressure is absent)."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split("total=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def window(values: list[float], last: bool) -> float:
     k = max(1, round(len(values) * 0.1))
     part = values[-k:] if last else values[:k]
@@ -357,7 +367,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_local_vs_trl-"))
     try:
         config = gym_config(tmp, args.rollouts)
-        model_dir, tok, reference = build_shared(tmp, config, args.seed, dims)
+        model_dir, tok, reference, gym_attn = build_shared(tmp, config, args.seed, dims)
         rows = tiny_task_rows()
         lengths = {len(tok.apply_chat_template([r["messages"]], add_generation_prompt=True, tokenize=True,
                                                return_dict=True)["input_ids"][0]) for r in rows}
@@ -392,17 +402,21 @@ def main() -> None:
         results = {"TRL": [], "gym": []}
         print()
         print("repeat  side  loop_s  samples/s  outer_s  steps  completions  reward first10%->last10%  "
-              "generate  score  old_logp  train (s)")
+              "generate  score  old_logp  train (s)  cpu_wait%")
         for i in range(args.repeats):
             for side, fn in (("TRL", trl_run), ("gym", gym_run)):
+                stall, began = cpu_stall_us(), time.perf_counter()
                 res = fn(args.rollouts, f"{side}-{i}", check=i == 0)
+                if stall is not None:  # share of the run in which something waited for a CPU (contention)
+                    res["stall"] = 100 * (cpu_stall_us() - stall) / 1e6 / (time.perf_counter() - began)
                 res["samples_per_s"] = args.rollouts * SAMPLES_PER_ROLLOUT / res["seconds"]
                 results[side].append(res)
                 p = res["parts"]
                 print(f"{i:>6}  {side:>4}  {res['seconds']:6.2f}  {res['samples_per_s']:9.0f}  {res['outer']:7.2f}  "
                       f"{res['steps']:>5}  {res['completions']:>11}  "
                       f"{window(res['rewards'], False):>10.2f} -> {window(res['rewards'], True):.2f}        "
-                      f"{p['generate']:8.2f}  {p['score']:5.2f}  {p['old_logp']:8.2f}  {p['train']:5.2f}", flush=True)
+                      f"{p['generate']:8.2f}  {p['score']:5.2f}  {p['old_logp']:8.2f}  {p['train']:9.2f}  "
+                      f"{res.get('stall', float('nan')):9.0f}", flush=True)
 
         trl_res, gym_res = results["TRL"], results["gym"]
         med = {side: statistics.median(r["samples_per_s"] for r in rs) for side, rs in results.items()}
@@ -414,7 +428,7 @@ def main() -> None:
               f"threads, {trl_res[0]['steps']} steps (trainer.state.global_step), {trl_res[0]['completions']} "
               f"completions (reward calls), {trl_res[0]['tokens']:.0f} prompt+completion tokens (its log's num_tokens)")
         gym_tokens = f"{gym_res[0]['tokens']:.0f}" if gym_res[0]["tokens"] else "?"
-        print(f"gym: optimizer AdamW, attention {trl_res[0]['attn']}, {gym_res[0]['threads']} threads, "
+        print(f"gym: optimizer AdamW, attention {gym_attn}, {gym_res[0]['threads']} threads, "
               f"{gym_res[0]['steps']} steps (sum of train/steps), {gym_res[0]['completions']} completions, "
               f"{gym_tokens} prompt+completion tokens ({prompt_len} per prompt + mean response length), "
               f"phases {', '.join(f'{k} {v:.2f} s' for k, v in gym_res[0]['phases'].items())}")

@@ -49,7 +49,7 @@ def main() -> None:
     from gym.local import run_local, tiny_config
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", configure_logging=False)
-    layouts = {"in-turn-1": dict(colocate=True, threads=1), "split-1+1": dict(colocate=False, threads=1),
+    layouts = {"in-turn-1": dict(colocate=True, threads=1), "split-1plus1": dict(colocate=False, threads=1),
                "in-turn-2": dict(colocate=True, threads=2)}
     steps: dict[str, list[float]] = {k: [] for k in layouts}
     phases: list[tuple[float, float]] = []
@@ -69,8 +69,8 @@ def main() -> None:
     r = statistics.median(p[0] for p in phases)
     t = statistics.median(p[1] for p in phases)
     ideal = (r + t) / max(r, t)
-    a = med["in-turn-1"] / med["split-1+1"]
-    b = med["in-turn-2"] / med["split-1+1"]
+    a = med["in-turn-1"] / med["split-1plus1"]
+    b = med["in-turn-2"] / med["split-1plus1"]
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
     print(f"in-turn-1 phases per rollout: R = {r:.3f} s (rollout), T = {t:.3f} s (train)")
     for k, v in med.items():

@@ -206,8 +206,12 @@ def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> 
         ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=True,
                  logging_level="ERROR", configure_logging=False)
     try:
-        trainer = ray.remote(num_cpus=1)(Trainer).remote(setup, "train")
-        generator = ray.remote(num_cpus=1)(Generator).remote(setup, None, "rollout")
+        # Each worker on its own cores, like separate GPU pools: they must not time-share a core.
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        half = len(cores) // 2
+        rollout_cpus, train_cpus = (set(cores[:half]), set(cores[half:])) if half else (None, None)
+        trainer = ray.remote(num_cpus=1)(Trainer).remote(setup, "train", train_cpus)
+        generator = ray.remote(num_cpus=1)(Generator).remote(setup, None, "rollout", rollout_cpus)
         if start:
             ray.get(trainer.load.remote(str(ckpt_dir)))
         ray.get(generator.load_weights.remote(trainer.weights.remote()))  # as slime: push weights first

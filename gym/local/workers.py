@@ -43,9 +43,11 @@ def span(worker: str, phase: str, rollout_id: int, start: float, end: float) -> 
     return {"worker": worker, "phase": phase, "rollout_id": rollout_id, "start": start, "end": end}
 
 
-def _init(setup: Setup):
+def _init(setup: Setup, cpus: set[int] | None = None):
     from transformers import AutoTokenizer
 
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpus)
     torch.set_num_threads(setup.threads)
     return AutoTokenizer.from_pretrained(setup.tokenizer_dir)
 
@@ -59,9 +61,9 @@ def new_model(setup: Setup, tokenizer):
 class Generator:
     """Samples responses for a rollout's prompts and scores them (slime's rollout manager)."""
 
-    def __init__(self, setup: Setup, model=None, name: str = "rollout"):
+    def __init__(self, setup: Setup, model=None, name: str = "rollout", cpus: set[int] | None = None):
         self.setup, self.name = setup, name
-        self.tokenizer = _init(setup)
+        self.tokenizer = _init(setup, cpus)
         c = setup.config
         self.rows = self._encode(load_rows(setup.prompt_path, c.dataset.input_key, c.dataset.label_key))
         self.eval_rows = (self._encode(load_rows(setup.eval_path, c.dataset.input_key, c.dataset.label_key))
@@ -82,8 +84,9 @@ class Generator:
             raise ValueError(f"every prompt is longer than rollout_max_prompt_len={c.rollout_max_prompt_len} tokens")
         return out
 
-    def load_weights(self, state: dict) -> None:
-        self.model.load_state_dict(state)
+    def load_weights(self, flat) -> None:
+        """Take the trainer's weights (one flat array: see Trainer.weights)."""
+        torch.nn.utils.vector_to_parameters(torch.from_numpy(flat).to(self.setup.device), self.model.parameters())
 
     def _sample(self, encoded, n: int, rollout_id: int, stream: int):
         c, tok = self.setup.config, self.tokenizer
@@ -149,9 +152,9 @@ class Generator:
 class Trainer:
     """Holds the policy, its optimizer and the frozen reference; trains on rollouts (slime's actor)."""
 
-    def __init__(self, setup: Setup, name: str = "train"):
+    def __init__(self, setup: Setup, name: str = "train", cpus: set[int] | None = None):
         self.setup, self.name = setup, name
-        tokenizer = _init(setup)
+        tokenizer = _init(setup, cpus)
         c = setup.config
         self.model = new_model(setup, tokenizer)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=c.lr, betas=(c.adam_beta1, c.adam_beta2),
@@ -176,8 +179,10 @@ class Trainer:
         metrics.update({"perf/train_time": end - start, "perf/train_tokens_per_sec": trained / max(end - start, 1e-9)})
         return {"metrics": metrics, "span": span(self.name, "train", rollout_id, start, end)}
 
-    def weights(self) -> dict:
-        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+    def weights(self):
+        """All parameters as one flat numpy array: one object for Ray to move (zero-copy on read),
+        instead of a dict of many small tensors."""
+        return torch.nn.utils.parameters_to_vector(self.model.parameters()).detach().cpu().numpy()
 
     def save(self, folder: str | Path, next_rollout_id: int, fingerprint: str) -> None:
         """Write a checkpoint atomically: a temporary folder renamed over the last one."""
