@@ -47,12 +47,14 @@ def main() -> None:
     import torch
 
     from gym.local import run_local, tiny_config
+    from gym.local.runner import init_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", configure_logging=False)
+    init_ray()
     layouts = {"in-turn-1": dict(colocate=True, threads=1), "split-1plus1": dict(colocate=False, threads=1),
                "in-turn-2": dict(colocate=True, threads=2)}
     steps: dict[str, list[float]] = {k: [] for k in layouts}
     phases: list[tuple[float, float]] = []
+    split_phases: list[tuple[float, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeats):
             for name, layout in layouts.items():
@@ -62,6 +64,10 @@ def main() -> None:
                 steps[name].append(step_time(history))
                 if name == "in-turn-1":
                     phases.append(phase_medians(history))
+                if name == "split-1plus1":
+                    push = statistics.median(s["end"] - s["start"] for s in history.timeline
+                                             if s["phase"] == "update_weights")
+                    split_phases.append((*phase_medians(history), push))
                 print(f"repeat {rep} {name:<10} step {steps[name][-1]:.3f} s", flush=True)
     ray.shutdown()
 
@@ -73,6 +79,9 @@ def main() -> None:
     b = med["in-turn-2"] / med["split-1plus1"]
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
     print(f"in-turn-1 phases per rollout: R = {r:.3f} s (rollout), T = {t:.3f} s (train)")
+    sr, st, su = (statistics.median(p[i] for p in split_phases) for i in range(3))
+    print(f"split-1plus1 phases per rollout: R = {sr:.3f} s, T = {st:.3f} s, weight push U = {su:.3f} s "
+          f"(overlapped step >= max(R, T) + U = {max(sr, st) + su:.3f} s)")
     for k, v in med.items():
         print(f"median step time {k:<10} {v:.3f} s")
     print(f"(a) split 1+1 vs in turn on 1 core: {a:.2f}x  (ideal (R+T)/max(R,T) = {ideal:.2f}x; "

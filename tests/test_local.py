@@ -37,7 +37,9 @@ def ray_session():
     """One Ray instance for the split-layout tests (starting Ray costs seconds); run_local reuses it."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", configure_logging=False)
+    from gym.local.runner import init_ray
+
+    init_ray()
     yield
     ray.shutdown()
 
