@@ -30,10 +30,10 @@
 # %%
 REPO_URL = "https://github.com/modal-gym/gym"
 try:
-    import gym
+    import gym  # noqa: F401
 except ImportError:  # a fresh Modal Notebook: install gym from the repository (once)
     import subprocess, sys; subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"slime-gym[local,notebooks] @ git+{REPO_URL}"])  # noqa: E401,E702,E501
-    import gym
+    import gym  # noqa: F401
 
 # %% tags=["parameters"]
 LAUNCH_ON_MODAL = False  # True: launch the 4-node production run on Modal (multi-node access; see its price below)

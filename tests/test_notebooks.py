@@ -31,7 +31,7 @@ def test_lesson_structure(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and "LAUNCH_ON_MODAL = False" in tagged[0].source
-    assert f"https://modal.com/notebooks/new/" in nb.cells[0].source and f"notebooks/{name}.ipynb" in nb.cells[0].source
+    assert "https://modal.com/notebooks/new/" in nb.cells[0].source and f"notebooks/{name}.ipynb" in nb.cells[0].source
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert "except ImportError" in first_code.source and "pip" in first_code.source
     for section in ("What you will learn", "What a real run needs", "What to watch"):

@@ -202,33 +202,37 @@ class SlimeConfig:
 
         return check(self.resolve())
 
+    def _validated(self) -> tuple[Resolved, list[Problem]]:
+        """The resolved config and its warnings; raises ConfigError listing every error."""
+        from gym.slime.rules import check
+
+        resolved = self.resolve()
+        problems = check(resolved)
+        if any(p.severity == "error" for p in problems):
+            raise ConfigError(problems, subject=f"SlimeConfig {resolved.name!r}")
+        return resolved, problems
+
     def validate(self) -> list[Problem]:
         """Raise ConfigError listing every error; return the warnings."""
-        problems = self.problems()
-        if any(p.severity == "error" for p in problems):
-            raise ConfigError(problems, subject=f"SlimeConfig {self.resolve().name!r}")
-        return problems
+        return self._validated()[1]
 
     def plan(self) -> Plan:
         """The validated plan: layout, batch arithmetic, cost. Raises ConfigError if invalid."""
         from gym.slime.plan import make_plan
 
-        warnings = self.validate()
-        return make_plan(self.resolve(), warnings)
+        return make_plan(*self._validated())
 
     def slime_argv(self) -> list[str]:
         """The argv after `python3` inside the pinned slime image. Raises ConfigError if invalid."""
         from gym.slime.argv import build_argv
 
-        self.validate()
-        return build_argv(self.resolve())
+        return build_argv(self._validated()[0])
 
     def build_app(self):
         """The Modal app for this run (built offline; nothing is launched)."""
         from gym.launch.app import build_app
 
-        self.validate()
-        return build_app(self.resolve())
+        return build_app(self._validated()[0])
 
     def launch(self, *, detach: bool = True):
         """Launch on Modal (detached): validate, check credentials and secrets, then download,
