@@ -35,25 +35,40 @@ def _style(ax) -> None:
     ax.grid(alpha=0.25)
 
 
+def _curve(ax, history, key: str, color: str, window: int) -> None:
+    """One metric per rollout (faint) and its moving average over `window` rollouts."""
+    ids = [row["rollout_id"] for row in history.rows if key in row]
+    values = history.metric(key)
+    ax.plot(ids, values, color=color, alpha=0.35, lw=1, label=key)
+    if values:
+        smooth = [sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1])
+                  for i in range(len(values))]
+        ax.plot(ids, smooth, color=color, lw=2.2, label=f"moving average ({window})")
+    ax.set_xlabel("rollout")
+
+
 def reward_curve(history, key: str = "rollout/raw_reward", window: int = 10):
     """Reward per rollout, its moving average over `window` rollouts, and eval points."""
     fig = _figure()
     ax = fig.add_subplot()
-    ids = [row["rollout_id"] for row in history.rows if key in row]
-    values = history.metric(key)
-    ax.plot(ids, values, color=ROLE_COLORS["rollout"], alpha=0.35, lw=1, label=key)
-    if values:
-        smooth = [sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1])
-                  for i in range(len(values))]
-        ax.plot(ids, smooth, color=ROLE_COLORS["rollout"], lw=2.2, label=f"moving average ({window})")
+    _curve(ax, history, key, ROLE_COLORS["rollout"], window)
     evals = [(row["rollout_id"], v) for row in history.rows for k, v in row.items() if k.startswith("eval/")]
     if evals:
         ax.scatter(*zip(*evals), color=ROLE_COLORS["eval"], zorder=3, label="eval")
-    ax.set_xlabel("rollout")
     ax.set_ylabel("reward")
     ax.set_title(f"{history.name}: reward")
     ax.legend(frameon=False, labelcolor="#868e96", fontsize=8)
     _style(ax)
+    return fig
+
+
+def loss_curves(history, keys=("train/loss", "train/entropy_loss", "train/grad_norm"), window: int = 10):
+    """Training metrics per rollout, one panel each (moving averages over `window` rollouts)."""
+    fig = _figure(width=3.0 * len(keys), height=2.6)
+    for ax, key in zip(fig.subplots(1, len(keys), squeeze=False)[0], keys):
+        _curve(ax, history, key, ROLE_COLORS["train"], window)
+        ax.set_title(key, fontsize=9)
+        _style(ax)
     return fig
 
 

@@ -171,6 +171,7 @@ display(Markdown(
     f"nats, and the share of prompts whose {tiny.n_samples_per_prompt} samples all scored the same (which "
     f"teach GRPO nothing) went from {rows[0]['rollout/zero_std_groups']:.0%} to "
     f"{rows[-1]['rollout/zero_std_groups']:.0%}."))
+history.loss_curves()
 
 # %% [markdown]
 # **Healthy progress, on this rehearsal and on the real run** (the same metric names appear in

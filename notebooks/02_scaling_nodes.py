@@ -72,8 +72,8 @@ display(Markdown(f"One pass over GSM8K: {GSM8K_TRAIN_PROMPTS:,} prompts × {n} s
 # %%
 preset = Qwen3_4B().slime
 why = {
-    "gpu_type": "a 4B model fits an 80 GB H100 with room for activations and the KV cache",
-    "num_nodes": "4B parameters need no more than one node to run",
+    "gpu_type": "a 4B model fits one H100 with room for activations and the KV cache",
+    "num_nodes": "a model this size needs no more than one node to run",
     "gpus_per_node": "a Modal node is a whole 8-GPU host",
     "colocate": "training and rollout share the GPUs: the most memory-efficient layout",
     "tensor_model_parallel_size": "the model fits on one GPU, so no tensor parallelism",
@@ -142,8 +142,8 @@ except ConfigError as err:
 #
 # By default, training and rollout share the GPUs (`colocate=True`): memory-efficient, but the
 # two phases cannot overlap. Giving rollout its own GPUs lets them run at the same time. The seed
-# tutorial's split: 4 nodes, of which 3 train and 1 rolls out, the rollout GPUs derived from the
-# spare node. `num_nodes` is the cluster you pay for; slime's own `--actor-num-nodes` counts
+# tutorial's split: of a 4-node cluster, one node rolls out and the rest train, the rollout GPUs
+# derived from the spare node. `num_nodes` is the cluster you pay for; slime's own `--actor-num-nodes` counts
 # only the training nodes, and gym derives it:
 
 # %%
@@ -180,8 +180,8 @@ display(Markdown(f"The preset: `use_dynamic_batch_size={preset.use_dynamic_batch
 # ## The production config
 #
 # The seed tutorial's production run, verbatim except for the import lines: GSM8K with its test
-# split for evaluation, W&B logging, the reference weights for KL, 4 nodes, 128 samples per
-# optimizer step, 3000 rollouts, 8 samples for each of 64 prompts per rollout.
+# split for evaluation, W&B logging, the reference weights for KL, 4 nodes, and its own batch
+# sizes and rollout count; the plan below spells out what they imply.
 
 # %%
 from gym.datasets import HuggingFaceDataset

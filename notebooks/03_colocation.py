@@ -20,8 +20,8 @@
 # **What a real run needs.** Multi-node access on Modal for the 4-node layouts (8 H100s per
 # node); the prices are in the plans.
 #
-# **What runs by default.** Plans and three short local runs of the tiny model (about 30 s in
-# all). `LAUNCH_ON_MODAL = True` launches the split 4-node run.
+# **What runs by default.** Plans and three short local runs of the tiny model (under a
+# minute in all). `LAUNCH_ON_MODAL = True` launches the split 4-node run.
 #
 # **What to watch.** The timeline pictures: in the split run, the rollout worker's bars sit
 # under the trainer's.
@@ -74,11 +74,12 @@ display(Markdown(
 # Same price: you pay for the nodes, whatever they do. `train_async.py` refuses colocated
 # configs (it asserts `not args.colocate`), and gym picks the entry point from the layout.
 #
-# ## Batch sizes on 24 training GPUs
+# ## Batch sizes when fewer GPUs train
 #
-# The production run of lesson 02 uses 128 samples per optimizer step. Split, only 24 GPUs
-# train, and 128 does not divide over 24 ranks. slime would find out minutes into the run (at
-# Megatron's first step); gym says it before anything starts, with the nearest values that do:
+# Take the production run of lesson 02 and split it: fewer GPUs train, so there are fewer
+# data-parallel ranks, and its global batch no longer divides over them. slime would find out
+# minutes into the run (at Megatron's first step); gym says it before anything starts, with the
+# nearest values that do:
 
 # %%
 from gym.errors import ConfigError
@@ -92,8 +93,11 @@ except ConfigError as err:
     print(err)
 
 # %% [markdown]
-# No multiple of 24 divides 64 × 8 = 512 samples, so the suggestions that hold both rules change
-# the prompts per rollout too. Take the first one that does:
+# %%
+dp = production_split.resolve().layout.dp
+samples = production_split.resolve().samples_per_rollout
+display(Markdown(f"{dp} training ranks; no multiple of {dp} divides the {samples} samples of a rollout, so the "
+                 "suggestions that satisfy both rules change the prompts per rollout too. Take the first:"))
 
 # %%
 joint = next(f for p in error.problems for f in p.fixes if len(f.changes) > 1)

@@ -19,7 +19,7 @@
 #
 # **What a real run needs.** Nothing new: the same Modal account and node access as before.
 #
-# **What runs by default.** Plans, validation, and two short local runs (about 30 s).
+# **What runs by default.** Plans, validation, and two short local runs (under a minute).
 #
 # **What to watch.** The messages: each names the field, the rule as a formula, the values, and
 # the nearest values that pass.
@@ -95,8 +95,8 @@ show(long_answers.replace(context_parallel_size=2), only="sample_fits_token_cap"
 #
 # Storing every layer's activations for the backward pass costs memory that grows with batch
 # and sequence length. `recompute_granularity="full"` (the preset, with `recompute_method=
-# "uniform"` and `recompute_num_layers=1`) recomputes them instead: roughly a third more compute
-# for a large cut in memory, which buys bigger token budgets. `"selective"` recomputes only the
+# "uniform"`) recomputes them instead: one extra forward pass per step, for a large cut in
+# memory, which buys bigger token budgets. `"selective"` recomputes only the
 # attention core; `"off"` stores everything (fastest, if it fits). Megatron rejects inconsistent
 # combinations at start-up; gym rejects them now:
 
@@ -157,10 +157,11 @@ heads = show(SlimeConfig(model="Qwen3-14B", num_nodes=2, rollout_num_gpus_per_en
 #
 # `sglang_mem_fraction_static` is the share of each rollout GPU that SGLang reserves for weights
 # and its KV cache. More KV cache means more concurrent sequences (faster rollouts); but when
-# colocated, Megatron needs the rest of the same GPU when training resumes. slime's scripts use
-# 0.7; split configs (where the GPU only generates) can go higher.
+# colocated, Megatron needs the rest of the same GPU when training resumes. Split configs
+# (where the GPU only generates) can go higher.
 
 # %%
+print(f"the preset: sglang_mem_fraction_static={base.resolve().config.sglang_mem_fraction_static}")
 memory = show(base.replace(sglang_mem_fraction_static=0.95)) + show(base.replace(sglang_mem_fraction_static=1.2))
 show(base.replace(colocate=False, sglang_mem_fraction_static=0.9)) or print(
     "split, 0.9: fine (the rollout GPUs only generate)")

@@ -21,7 +21,7 @@
 # the run is thousands of rollouts long.
 #
 # **What runs by default.** The plan, the Modal app (built offline), and a local rehearsal that
-# is interrupted half way and resumed (about 30 s). `LAUNCH_ON_MODAL = True` launches for real.
+# is interrupted half way and resumed (under a minute). `LAUNCH_ON_MODAL = True` launches for real.
 #
 # **What to watch.** The resumed run's rollout ids: none missing, none repeated.
 
@@ -42,8 +42,8 @@ INTERRUPT_AT = 30        # the rehearsal is stopped after this many rollouts, th
 # ## The config
 #
 # The seed's production run, with gym's `GSM8K` (the same data, test split included, and it
-# ships with gym so it can travel to the slime image), evaluation every 20 rollouts on the test
-# split, and a checkpoint every 20 rollouts.
+# ships with gym so it can travel to the slime image), regular evaluation on the test split,
+# and regular checkpoints (the intervals are fields of the config).
 
 # %%
 from IPython.display import Markdown, display

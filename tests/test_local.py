@@ -98,6 +98,20 @@ def test_update_weights_interval(ray_session, tiny, tmp_path):
     assert sum(s["phase"] == "update_weights" for s in history.timeline) == 2
 
 
+def test_wandb_logs_offline_and_never_records_the_key(tiny, tmp_path, monkeypatch):
+    from gym import WandbConfig
+
+    secret = "wandb-sentinel-" + "9" * 30
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_API_KEY", secret)
+    history = run(tiny(wandb=WandbConfig(project="gym-test", group="g"), num_rollout=2), tmp_path)
+    offline = list((history.run_dir / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    records = b"".join(p.read_bytes() for p in offline[0].rglob("*") if p.is_file())
+    assert b"rollout/raw_reward" in records  # the metrics were logged
+    assert secret.encode() not in records
+
+
 def test_kl_loss_is_logged(tiny, tmp_path):
     history = run(tiny(use_kl_loss=True, kl_loss_coef=0.01, num_rollout=2, global_batch_size=32), tmp_path)
     assert all("train/kl_loss" in row for row in history.rows)
@@ -298,6 +312,9 @@ def test_history_plots(ray_session, tiny, tmp_path):
     history = run(tiny(colocate=False), tmp_path)
     fig = history.reward_curve()
     assert fig.axes[0].get_xlabel() == "rollout" and len(fig.axes[0].lines) == 2
+    losses = history.loss_curves()
+    assert [ax.get_title() for ax in losses.axes] == ["train/loss", "train/entropy_loss", "train/grad_norm"]
+    assert len(losses.axes[0].lines[0].get_xdata()) == len(history.rows)
     gantt = history.timeline_chart()
     assert [t.get_text() for t in gantt.axes[0].get_yticklabels()] == ["rollout", "train"]
     assert len(gantt.axes[0].patches) == len(history.timeline)

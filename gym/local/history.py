@@ -75,6 +75,12 @@ class History:
 
         return reward_curve(self, **kwargs)
 
+    def loss_curves(self, **kwargs):
+        """matplotlib Figure: train/loss, entropy and grad norm per rollout."""
+        from gym.plots import loss_curves
+
+        return loss_curves(self, **kwargs)
+
     def timeline_chart(self, **kwargs):
         """matplotlib Figure: a Gantt chart of rollout vs train phases per worker."""
         from gym.plots import timeline

@@ -84,12 +84,17 @@ class SlimeConfig:
 
     # --- Parallelism (Megatron) -------------------------------------------------------------------
     tensor_model_parallel_size: int | None = None
+    """TP: GPUs that split each layer's matrices (training)."""
     sequence_parallel: bool | None = None
+    """Split activations along the sequence across the TP group (needs TP > 1)."""
     pipeline_model_parallel_size: int | None = None
+    """PP: GPUs that split the layers into stages."""
     context_parallel_size: int | None = None
+    """CP: GPUs that split each long sequence."""
     expert_model_parallel_size: int | None = None
+    """EP: GPUs that split a mixture-of-experts layer's experts."""
     expert_tensor_parallel_size: int | None = None
-    """None: the preset's value, else Megatron's default (= TP)."""
+    """TP inside each expert; None: the preset's value, else Megatron's default (= TP)."""
 
     # --- Batching ---------------------------------------------------------------------------------
     rollout_batch_size: int | None = None
@@ -113,7 +118,9 @@ class SlimeConfig:
     rollout_max_prompt_len: int | None = None
     """Prompts longer than this (tokens) are dropped at load; None keeps all."""
     rollout_temperature: float = 1.0
+    """Sampling temperature (> 0: GRPO needs different answers to compare)."""
     rollout_top_p: float = 1.0
+    """Nucleus sampling: keep the smallest set of tokens with this much probability."""
     sglang_mem_fraction_static: float | None = None
     """Share of each rollout GPU's memory SGLang reserves for weights and KV cache."""
     update_weights_interval: int = 1
@@ -121,30 +128,42 @@ class SlimeConfig:
 
     # --- Algorithm --------------------------------------------------------------------------------
     advantage_estimator: str = "grpo"
+    """grpo (group-normalised rewards), gspo, cispo, reinforce_plus_plus(_baseline)."""
     eps_clip: float = 0.2
+    """PPO clip below 1: the ratio new/old probability is clipped to ≥ 1 − eps_clip."""
     eps_clip_high: float = 0.28
+    """PPO clip above 1 (≥ eps_clip; a higher bound keeps exploring tokens alive)."""
     use_kl_loss: bool = False
     """Add a KL(policy || reference) loss; loads the reference model onto the training GPUs."""
     kl_loss_coef: float = 0.0
+    """Weight of the KL loss."""
     kl_loss_type: str = "low_var_kl"
+    """KL estimator: k1, k2, k3 or low_var_kl (k3, clamped)."""
     kl_coef: float = 0.0
     """KL as reward shaping (exclusive with kl_loss_coef)."""
     entropy_coef: float = 0.0
+    """Weight of an entropy bonus (keeps the policy exploring)."""
     normalize_advantages: bool = False
+    """Normalise advantages over the whole batch (required by reinforce_plus_plus)."""
     ref_load: str | None = None
     """Reference/initial weights: the model's HF repo id (or None, the same) or a container path."""
 
     # --- Optimizer --------------------------------------------------------------------------------
     lr: float = 1e-6
+    """Adam learning rate."""
     lr_decay_style: str = "constant"
     """Megatron's own default, linear, decays the LR to 0 over the run; slime's scripts use constant."""
     lr_warmup_iters: int = 0
+    """Optimizer steps of linear LR warm-up."""
     weight_decay: float = 0.1
     adam_beta1: float = 0.9
     adam_beta2: float = 0.98
     clip_grad: float = 1.0
+    """Clip the gradient's global norm to this."""
     optimizer_cpu_offload: bool | None = None
+    """Keep Adam's states in host memory (large models on few GPUs)."""
     seed: int = 1234
+    """Megatron's random seed."""
 
     # --- Memory -----------------------------------------------------------------------------------
     recompute_granularity: str | None = None
@@ -166,7 +185,9 @@ class SlimeConfig:
     eval_interval: int | None = None
     """Evaluate every this many rollouts; None: 20 when the dataset has eval data, else off."""
     n_samples_per_eval_prompt: int = 1
+    """Answers per eval prompt."""
     eval_max_response_len: int | None = None
+    """Longest eval response, in tokens; None: rollout_max_response_len."""
     save_interval: int | None = 20
     """Save a checkpoint every this many rollouts (and at the end); a preempted run resumes from it."""
 
