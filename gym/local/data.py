@@ -65,6 +65,9 @@ def load_rows(path: str, input_key: str, label_key: str | None) -> list[Row]:
         raise DataError(f"prompt file {path} does not exist")
     if Path(path).stat().st_size == 0:
         raise DataError(f"{path} has no rows")
+    import datasets
+
+    datasets.disable_progress_bars()  # a prompt file loads in milliseconds; the bars were noise
     try:
         ds = load_dataset(kind, data_files=path, split="train")
     except Exception as err:  # datasets' own errors name neither the file nor the fix
