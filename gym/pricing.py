@@ -31,11 +31,6 @@ MEMORY_USD_PER_GIB_SECOND = 0.00000222
 """US dollars per reserved GiB of memory per second."""
 
 
-def gpu_usd_per_hour(gpu_type: str) -> float:
-    """List price of one GPU for one hour, in US dollars."""
-    return GPU_USD_PER_SECOND[gpu_type] * 3600
-
-
 def container_usd_per_hour(gpu_type: str, gpus: int, cpu_cores: float, memory_gib: float) -> float:
     """List price of one container for one hour: its GPUs, cores and memory, in US dollars."""
     per_second = (GPU_USD_PER_SECOND[gpu_type] * gpus + CPU_USD_PER_CORE_SECOND * cpu_cores

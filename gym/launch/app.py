@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,10 +169,3 @@ def build_run_app(r: Resolved) -> RunApp:
     app.local_entrypoint()(main)
     return run_app
 
-
-def python_mismatch_note() -> str | None:
-    """Why a local Python other than the image's does not matter (shown in docs and launch logs)."""
-    if sys.version_info[:2] == (3, 12):
-        return None
-    return (f"local Python {sys.version_info.major}.{sys.version_info.minor}, slime image Python 3.12: fine, "
-            "gym's Modal functions are imported by name in the container, not pickled")

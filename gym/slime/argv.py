@@ -205,13 +205,6 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def shell_command(argv: list[str]) -> str:
-    """The argv as one copy-pasteable shell line (`python3 ...`)."""
-    import shlex
-
-    return "python3 " + " ".join(shlex.quote(a) for a in argv)
-
-
 def format_command(argv: list[str]) -> str:
     """The argv as a multi-line shell command, one flag (with its values) per line."""
     import shlex

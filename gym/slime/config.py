@@ -327,15 +327,6 @@ class Layout:
         return min(self.train_gpus, self.gpus_per_node)
 
     @property
-    def train_nodes(self) -> float:
-        return self.train_gpus / self.gpus_per_node if self.gpus_per_node else 0
-
-    @property
-    def rollout_nodes(self) -> float:
-        """Nodes given to rollout alone (0 when colocated)."""
-        return 0 if self.colocate else self.rollout_gpus / self.gpus_per_node if self.gpus_per_node else 0
-
-    @property
     def num_engines(self) -> int:
         """SGLang engines slime starts: rollout GPUs // engine size (floor, as slime does)."""
         return self.rollout_gpus // self.engine_gpus if self.engine_gpus > 0 else 0

@@ -66,14 +66,6 @@ class Plan:
         """Samples each data-parallel rank trains on per optimizer step."""
         return self.global_batch_size / self.dp if self.dp else None
 
-    @property
-    def total_samples(self) -> int:
-        return self.num_rollout * self.samples_per_rollout
-
-    def usd_for(self, hours: float) -> float:
-        """Price of `hours` wall-clock hours of this cluster, in US dollars."""
-        return self.usd_per_hour * hours
-
     def rows(self) -> list[tuple[str, str, str]]:
         """(section, label, value) rows, in reading order."""
         d = self.derived
