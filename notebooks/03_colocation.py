@@ -36,7 +36,7 @@ except ImportError:  # a fresh Modal Notebook: install gym from the repository (
 
 # %% tags=["parameters"]
 LAUNCH_ON_MODAL = False  # True: launch the split 4-node run on Modal (multi-node access; price in its plan)
-LOCAL_ROLLOUTS = 16      # rollouts per local layout; the first WARMUP are not timed
+LOCAL_ROLLOUTS = 14      # rollouts per local layout; the first WARMUP are not timed
 WARMUP = 3
 
 # %% [markdown]
