@@ -80,8 +80,8 @@ def main() -> None:
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
     print(f"in-turn-1 phases per rollout: R = {r:.3f} s (rollout), T = {t:.3f} s (train)")
     sr, st, su = (statistics.median(p[i] for p in split_phases) for i in range(3))
-    print(f"split-1plus1 phases per rollout: R = {sr:.3f} s, T = {st:.3f} s, weight push U = {su:.3f} s "
-          f"(overlapped step >= max(R, T) + U = {max(sr, st) + su:.3f} s)")
+    print(f"split-1plus1 phases per rollout: R = {sr:.3f} s, T = {st:.3f} s, weight load U = {su:.3f} s "
+          f"(overlapped step >= max(R + U, T) = {max(sr + su, st):.3f} s)")
     for k, v in med.items():
         print(f"median step time {k:<10} {v:.3f} s")
     print(f"(a) split 1+1 vs in turn on 1 core: {a:.2f}x  (ideal (R+T)/max(R,T) = {ideal:.2f}x; "

@@ -90,7 +90,20 @@ def test_split_run_overlaps_rollout_and_training(ray_session, tiny, tmp_path):
     train = {s["rollout_id"]: s for s in spans if s["phase"] == "train"}
     # rollout k+1 is generated while rollout k trains (slime's train_async.py)
     assert any(gen[k + 1]["start"] < train[k]["end"] for k in range(3))
-    assert sum(s["phase"] == "update_weights" for s in spans) == 4  # update_weights_interval=1
+    push = {s["rollout_id"]: s for s in spans if s["phase"] == "update_weights"}
+    assert sorted(push) == [0, 1, 2, 3]  # update_weights_interval=1
+    for k in range(2):  # slime's order: train k and rollout k+1, then the push, then rollout k+2
+        assert push[k]["start"] >= max(train[k]["end"], gen[k + 1]["end"])
+        assert gen[k + 2]["start"] >= push[k]["end"]
+        assert train[k + 1]["start"] >= train[k]["end"]
+
+
+def test_split_run_extends_from_its_checkpoint(ray_session, tiny, tmp_path):
+    run(tiny(colocate=False, num_rollout=4, save_interval=2, name="ext"), tmp_path)
+    history = run(tiny(colocate=False, num_rollout=6, save_interval=2, name="ext"), tmp_path, resume=True)
+    assert [row["rollout_id"] for row in history.rows] == list(range(6))
+    saves = [s["rollout_id"] for s in history.timeline if s["phase"] == "save"]
+    assert saves == [1, 3, 5]
 
 
 def test_update_weights_interval(ray_session, tiny, tmp_path):

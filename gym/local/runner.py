@@ -147,15 +147,16 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     timeline = JsonlLog(run_dir / "timeline.jsonl", keep_before=start)
     logger = _Logger(c, r.name, run_dir, start, progress)
 
-    def record(rollout_id: int, row: dict, spans: list[dict]) -> bool:
-        """Log one rollout; return True when the run should stop."""
-        row = {"rollout_id": rollout_id, **row}
-        metrics.write(row)
+    def record(rollout_id: int, row: dict | None, spans: list[dict]) -> bool:
+        """Log one rollout (row None: only more timeline spans); return True when the run should stop."""
         for s in spans:
             timeline.write(s)
-        logger.log(row)
-        if on_rollout is not None:
-            on_rollout(row)
+        if row is not None:
+            row = {"rollout_id": rollout_id, **row}
+            metrics.write(row)
+            logger.log(row)
+            if on_rollout is not None:
+                on_rollout(row)
         return stop is not None and stop.is_set()
 
     try:
@@ -166,23 +167,51 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     return History.load(run_dir)
 
 
+def worker_cpus() -> tuple[set[int] | None, set[int] | None]:
+    """The cores of the rollout worker and of the trainer in the split layout: each its own half
+    of this process's cores (None, None where affinity is unsupported or there is one core)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    half = len(cores) // 2
+    return (set(cores[:half]), set(cores[half:])) if half else (None, None)
+
+
+class _pinned:
+    """Run a block with this process pinned to `cpus` (restored after); no-op for None."""
+
+    def __init__(self, cpus: set[int] | None):
+        self.cpus, self.saved = cpus, None
+
+    def __enter__(self):
+        if self.cpus:
+            self.saved = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, self.cpus)
+
+    def __exit__(self, *exc):
+        if self.saved:
+            os.sched_setaffinity(0, self.saved)
+
+
 def init_ray() -> None:
     """Start a local Ray for the split layout, tuned for a small machine.
 
     Ray runs its workers at nice 15 by default (to favour the driver); here the workers *are*
     the run, and at nice 15 they lose the CPU to Ray's own services and measurably slow down
     (60-75% per phase on 2 cores), so they get the driver's priority. No dashboard, no
-    pre-started idle workers: both cost CPU the two workers need.
+    pre-started idle workers: both cost CPU the two workers need. Ray's services start on the
+    rollout worker's cores (they inherit this process's affinity): in the tiny runs rollout is
+    the shorter phase, so its cores have the slack, and the trainer's core, the critical path,
+    is left alone.
     """
     import ray
 
-    ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=True,
-             logging_level="ERROR", configure_logging=False,
-             _system_config={"worker_niceness": 0, "enable_worker_prestart": False})
+    with _pinned(worker_cpus()[0]):
+        ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=True,
+                 logging_level="ERROR", configure_logging=False,
+                 _system_config={"worker_niceness": 0, "enable_worker_prestart": False, "max_direct_call_object_size": 4 << 20})
 
 
 def _colocated_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> None:
-    from gym.local.workers import Generator, Trainer
+    from gym.local.workers import Generator, Trainer, span
 
     c = setup.config
     trainer = Trainer(setup, name="colocated")
@@ -196,75 +225,108 @@ def _colocated_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record)
         row = {**out["metrics"], **trained["metrics"], "perf/step_time": time.time() - began,
                "examples": out["examples"]}
         spans = [out["span"], trained["span"]]
-        if should_run_periodic_action(rollout_id, c.save_interval, c.num_rollout):
-            t = time.time()
-            trainer.save(ckpt_dir, rollout_id + 1, fingerprint)
-            spans.append({"worker": "colocated", "phase": "save", "rollout_id": rollout_id, "start": t,
-                          "end": time.time()})
         if should_run_periodic_action(rollout_id, c.eval_interval) and generator.eval_rows:
             ev = generator.evaluate(rollout_id)
             row.update(ev["metrics"])
             spans.append(ev["span"])
-        if record(rollout_id, row, spans):
+        stop = record(rollout_id, row, spans)
+        # Saved after the row is written: a kill in between re-runs this rollout on resume (its row
+        # is dropped and written again) instead of losing its row.
+        if should_run_periodic_action(rollout_id, c.save_interval, c.num_rollout):
+            t = time.time()
+            trainer.save(ckpt_dir, rollout_id + 1, fingerprint)
+            record(rollout_id, None, [span("colocated", "save", rollout_id, t, time.time())])
+        if stop:
             break
 
 
 def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> None:
-    """slime's train_async.py: generate rollout k+1 while training on k; sync weights every interval."""
+    """slime's train_async.py: generate rollout k+1 while training on k; sync weights every interval.
+
+    The schedule is slime's, written as Ray task order and dependencies rather than as a driver
+    that waits between steps, so that the driver is never on the critical path:
+      - rollout k+1 starts once rollout k is done and training on k-1 is done (slime submits it
+        at the top of iteration k, after `ray.get` of the training on k-1);
+      - a weight push after training on k (when (k+1) % update_weights_interval == 0) reaches the
+        generator after rollout k+1 and before rollout k+2 (slime: "sync generate before update
+        params"): rollout k+2 is generated with the weights trained on rollouts 0..k;
+      - a checkpoint after training on k is written before training on k+1 starts.
+    A Ray actor runs the tasks one caller submits in submission order, which is what orders
+    them. One difference from slime, in timing only: the trainer starts on k+1 as soon as it has
+    handed its weights over, instead of waiting for the generator to load them.
+    """
+    import ray
+
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        init_ray()
+    rollout_cpus, train_cpus = worker_cpus()
+    try:
+        with _pinned(rollout_cpus):  # the driver, too, stays off the trainer's core
+            _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, train_cpus)
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+
+def _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, train_cpus) -> None:
     import ray
 
     from gym.local.workers import Generator, Trainer
 
     c = setup.config
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        init_ray()
-    try:
-        # Each worker on its own cores, like separate GPU pools: they must not time-share a core.
-        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        half = len(cores) // 2
-        rollout_cpus, train_cpus = (set(cores[:half]), set(cores[half:])) if half else (None, None)
-        trainer = ray.remote(num_cpus=1)(Trainer).remote(setup, "train", train_cpus)
-        generator = ray.remote(num_cpus=1)(Generator).remote(setup, None, "rollout", rollout_cpus)
-        if start:
-            ray.get(trainer.load.remote(str(ckpt_dir)))
-        ray.get(generator.load_weights.remote(trainer.weights.remote()))  # as slime: push weights first
+    n = c.num_rollout
+    # Each worker on its own cores, like separate GPU pools: they must not time-share a core.
+    trainer = ray.remote(num_cpus=1)(Trainer).remote(setup, "train", train_cpus)
+    generator = ray.remote(num_cpus=1)(Generator).remote(setup, None, "rollout", rollout_cpus)
+    if start:
+        ray.get(trainer.load.remote(str(ckpt_dir)))
+    ray.get(generator.load_weights.remote(trainer.weights.remote()))  # as slime: push weights first
 
-        next_ref = generator.rollout.remote(start)
-        last_end = time.time()
-        current = None
-        for rollout_id in range(start, c.num_rollout):
-            if next_ref is not None:
-                current = ray.get(next_ref)
-            next_ref = generator.rollout.remote(rollout_id + 1) if rollout_id + 1 < c.num_rollout else None
-            trained = ray.get(trainer.train.remote(current["rollout"], rollout_id))
-            row = {**current["metrics"], **trained["metrics"], "examples": current["examples"]}
-            spans = [current["span"], trained["span"]]
-            if should_run_periodic_action(rollout_id, c.save_interval, c.num_rollout):
-                t = time.time()
-                ray.get(trainer.save.remote(str(ckpt_dir), rollout_id + 1, fingerprint))
-                spans.append({"worker": "train", "phase": "save", "rollout_id": rollout_id, "start": t,
-                              "end": time.time()})
-            if (rollout_id + 1) % c.update_weights_interval == 0:
-                # As slime: finish the generation in flight, then push weights (never mid-generation).
-                current = ray.get(next_ref) if next_ref is not None else None
-                next_ref = None
-                t = time.time()
-                ray.get(generator.load_weights.remote(trainer.weights.remote()))
-                spans.append({"worker": "train", "phase": "update_weights", "rollout_id": rollout_id, "start": t,
-                              "end": time.time()})
-            if should_run_periodic_action(rollout_id, c.eval_interval):
-                ev = ray.get(generator.evaluate.remote(rollout_id))
-                row.update(ev["metrics"])
-                spans.append(ev["span"])
-            now = time.time()
-            row["perf/step_time"] = now - last_end
-            last_end = now
-            if record(rollout_id, row, spans):
-                break
-    finally:
-        if started_ray:
-            ray.shutdown()
+    def generate(k: int, after=None):
+        """Rollout k: refs to (its tensors, the rest)."""
+        return generator.rollout_parts.options(num_returns=2).remote(k, after)
+
+    def train(k: int):
+        """Training on rollout k: refs to (its result, the weights after it, or None when no push
+        follows it). Handing the weights out in the same task saves a task per push."""
+        if (k + 1) % c.update_weights_interval:
+            return trainer.train.remote(rollouts[k][0], k), None
+        return tuple(trainer.train_and_weights.options(num_returns=2).remote(rollouts[k][0], k))
+
+    rollouts = {k: generate(k) for k in range(start, min(start + 2, n))}
+    trains = {start: train(start)}
+    last_end = time.time()
+    for k in range(start, n):
+        train_ref, weights_ref = trains[k]
+        push = generator.load_weights.remote(weights_ref, k) if weights_ref is not None else None
+        save = (trainer.save.remote(str(ckpt_dir), k + 1, fingerprint)
+                if should_run_periodic_action(k, c.save_interval, n) else None)
+        ev = generator.evaluate.remote(k) if should_run_periodic_action(k, c.eval_interval) else None
+        if k + 1 < n:
+            trains[k + 1] = train(k + 1)
+        if k + 2 < n:
+            rollouts[k + 2] = generate(k + 2, after=train_ref)
+
+        info, trained = ray.get([rollouts.pop(k)[1], trains.pop(k)[0]])
+        row = {**info["metrics"], **trained["metrics"], "examples": info["examples"]}
+        spans = [info["span"], trained["span"]]
+        if push is not None:
+            spans.append(ray.get(push))
+        if ev is not None:
+            ev = ray.get(ev)
+            row.update(ev["metrics"])
+            spans.append(ev["span"])
+        now = time.time()
+        row["perf/step_time"] = now - last_end
+        last_end = now
+        stop = record(k, row, spans)
+        if save is not None:  # after the row is written (see _colocated_loop)
+            t = time.time()
+            ray.get(save)
+            record(k, None, [{"worker": "train", "phase": "save", "rollout_id": k, "start": t, "end": time.time()}])
+        if stop:
+            break
 
 
 class _Logger:

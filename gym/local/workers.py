@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,9 +85,15 @@ class Generator:
             raise ValueError(f"every prompt is longer than rollout_max_prompt_len={c.rollout_max_prompt_len} tokens")
         return out
 
-    def load_weights(self, flat) -> None:
-        """Take the trainer's weights (one flat array: see Trainer.weights)."""
-        torch.nn.utils.vector_to_parameters(torch.from_numpy(flat).to(self.setup.device), self.model.parameters())
+    def load_weights(self, flat, rollout_id: int = -1) -> dict:
+        """Take the trainer's weights (one flat array: see Trainer.weights); return the timeline span."""
+        start = time.time()
+        # Ray hands numpy arrays out read-only (zero-copy); vector_to_parameters copies, so no writes.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            flat = torch.from_numpy(flat)
+        torch.nn.utils.vector_to_parameters(flat.to(self.setup.device), self.model.parameters())
+        return span(self.name, "update_weights", rollout_id, start, time.time())
 
     def _sample(self, encoded, n: int, rollout_id: int, stream: int):
         c, tok = self.setup.config, self.tokenizer
@@ -137,6 +144,13 @@ class Generator:
         return {"rollout": rollout, "metrics": metrics,
                 "examples": examples, "span": span(self.name, "rollout", rollout_id, start, end)}
 
+    def rollout_parts(self, rollout_id: int, after=None) -> tuple[grpo.Rollout, dict]:
+        """rollout() as two objects, so that the tensors go straight to the trainer (two Ray
+        returns) while the driver reads only the small rest. `after` is unused: passing another
+        task's result makes Ray start this one only once that task has finished."""
+        out = self.rollout(rollout_id)
+        return out.pop("rollout"), out
+
     def evaluate(self, rollout_id: int) -> dict:
         """Mean reward on (up to 64 of) the eval prompts."""
         c = self.setup.config
@@ -178,6 +192,10 @@ class Trainer:
         trained = rollout.response_mask.sum().item() + 0.0
         metrics.update({"perf/train_time": end - start, "perf/train_tokens_per_sec": trained / max(end - start, 1e-9)})
         return {"metrics": metrics, "span": span(self.name, "train", rollout_id, start, end)}
+
+    def train_and_weights(self, rollout: grpo.Rollout, rollout_id: int) -> tuple[dict, object]:
+        """train(), then weights(): one task for the split loop's train-then-push steps."""
+        return self.train(rollout, rollout_id), self.weights()
 
     def weights(self):
         """All parameters as one flat numpy array: one object for Ray to move (zero-copy on read),
