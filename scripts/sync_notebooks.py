@@ -11,6 +11,7 @@ always the source: unlike `jupytext --sync`, nothing here depends on file modifi
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import tomllib
@@ -72,7 +73,9 @@ def sync() -> None:
         if with_links(text, url) != text:
             py.write_text(with_links(text, url))
         nb = jupytext.read(py)
-        for cell in nb.cells:
+        for i, cell in enumerate(nb.cells):
+            # Stable cell ids (nbformat would draw random ones on every sync: diff noise).
+            cell.id = hashlib.sha1(f"{py.stem}/{i}".encode()).hexdigest()[:8]
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         jupytext.write(nb, py.with_suffix(".ipynb"))

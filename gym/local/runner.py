@@ -225,10 +225,9 @@ def _pin_descendants(cpus: set[int] | None) -> None:
             except OSError:
                 continue
             children.setdefault(int(fields[1]), []).append(int(entry))  # fields[1]: the parent pid
-    todo, seen = list(children.get(os.getpid(), [])), set()
+    todo = list(children.get(os.getpid(), []))
     while todo:
         pid = todo.pop()
-        seen.add(pid)
         todo.extend(children.get(pid, []))
         try:
             for tid in os.listdir(f"/proc/{pid}/task"):
@@ -299,7 +298,7 @@ def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> 
 def _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, train_cpus) -> None:
     import ray
 
-    from gym.local.workers import Generator, Trainer
+    from gym.local.workers import Generator, Trainer, span
 
     c = setup.config
     n = c.num_rollout
@@ -351,7 +350,7 @@ def _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, t
         if save is not None:  # after the row is written (see _colocated_loop)
             t = time.time()
             ray.get(save)
-            record(k, None, [{"worker": "train", "phase": "save", "rollout_id": k, "start": t, "end": time.time()}])
+            record(k, None, [span("train", "save", k, t, time.time())])
         if stop:
             break
 
