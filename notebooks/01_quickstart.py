@@ -28,15 +28,48 @@
 # size, samples per rollout, optimizer steps per rollout.
 
 # %%
+# Install gym into this kernel if it is not there yet (a fresh Modal Notebook or Colab kernel).
 REPO_URL = "https://github.com/modal-gym/gym"
-try:
-    import gym  # noqa: F401
-except ImportError:  # a fresh Modal Notebook: install gym from the repository (once)
-    import subprocess, sys; subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"slime-gym[local,notebooks] @ git+{REPO_URL}"])  # noqa: E401,E702,E501
-    import gym  # noqa: F401
+import importlib.metadata, pathlib, shutil, subprocess, sys  # noqa: E401,I001
+
+
+def _installed(dist: str) -> bool:
+    try:
+        return bool(importlib.metadata.version(dist))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def _clone() -> pathlib.Path | None:
+    """The clone of this repository the notebook sits in (opened from its notebooks/ folder), if any."""
+    here = pathlib.Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        toml = folder / "pyproject.toml"
+        if toml.is_file() and 'name = "slime-gym"' in toml.read_text(errors="ignore"):
+            return folder
+    return None
+
+
+if _installed("gym"):  # OpenAI Gym is imported as `gym` too: one of the two would shadow the other
+    raise RuntimeError("OpenAI Gym (the distribution `gym`) is installed here, and it is imported as `gym` too. "
+                       "Use a fresh virtual environment or kernel for this course, or remove it: `pip uninstall -y "
+                       "gym`, then reinstall this course (`pip install --force-reinstall --no-deps slime-gym` from "
+                       "the repository) and restart the kernel.")
+if not _installed("slime-gym"):
+    clone = _clone()
+    print(f"Installing gym from {clone or REPO_URL}, with torch 2.13.0: a few minutes, once per kernel...", flush=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if not _installed("torch"):  # first and pinned, as scripts/setup.sh does: left to pip, the `local`
+        # extra pulls the newest torch build (several GB of CUDA libraries, even on a machine without a GPU)
+        cpu_only = sys.platform == "linux" and shutil.which("nvidia-smi") is None
+        subprocess.check_call([*pip, "torch==2.13.0"]
+                              + (["--extra-index-url", "https://download.pytorch.org/whl/cpu"] if cpu_only else []))
+    subprocess.check_call([*pip, f"{clone}[local,notebooks]" if clone else f"slime-gym[local,notebooks] @ git+{REPO_URL}"])
+    importlib.invalidate_caches()
+import gym  # noqa: E402,F401
 
 # %% tags=["parameters"]
-LAUNCH_ON_MODAL = False  # True: launch the real run on Modal (needs an account; costs money per the plan below)
+LAUNCH_ON_MODAL = False  # True: launch this run's smoke-sized version on Modal (3 rollouts, bounded by MAX_USD)
 LOCAL_ROLLOUTS = 120     # rollouts of the local rehearsal on a tiny model (about 0.3 s each on 2 CPU cores)
 
 # %% [markdown]
@@ -134,18 +167,43 @@ from gym.slime.argv import format_command
 print(format_command(run.slime_argv()))
 
 # %% [markdown]
-# ## Launch
+# ## Launch, bounded in cost
 #
-# `run.launch()` checks your Modal credentials and secrets first (and refuses, creating
-# nothing, if one is missing), then downloads the model, prepares the data and starts training
-# **detached**: closing this notebook does not stop the run.
+# `run.launch(max_usd=...)` checks your Modal credentials and secrets first, and the estimated
+# cost of the *whole* run against `max_usd`: past it, it refuses and creates nothing. Then the
+# whole pipeline (download the model, prepare the data, train) runs **inside Modal, detached**:
+# closing this notebook does not stop it, and it stops itself, checkpoint kept, if its elapsed
+# cost reaches `max_usd`. It returns a handle: `.status()`, `.logs(tail=50)`, `.wait()`,
+# `.cancel()`, `.checkpoints()`, and the dashboard link; `gym.attach(name)` gets it back from any
+# kernel.
+#
+# The switch launches the **smoke-sized version** of this run: the same config, 3 rollouts,
+# which proves the account, the image, the data and the checkpoints for a few dollars. The full
+# run is one line to change, and its estimate is printed next to the smoke run's:
 
 # %%
+from gym.perf import estimate
+
+SMOKE = run.replace(num_rollout=3)  # what the switch launches: this run, 3 rollouts
+TO_LAUNCH = SMOKE                   # <- THE FULL RUN: change to `TO_LAUNCH = run` (and raise MAX_USD to its range)
+MAX_USD = 25                        # refused before anything starts when the estimate's upper bound is higher
+
+
+def cost_row(label: str, config) -> str:
+    e = estimate(config)
+    (lo, hi) = e.run_usd_range
+    return (f"| {label} | {config.resolve().config.num_rollout:,} | {e.run_hours:.1f} h | ${e.run_usd:,.0f} "
+            f"(${lo:,.0f}–${hi:,.0f}) |")
+
+
+display(Markdown("| | rollouts | time | cost (range) |\n|---|---|---|---|\n"
+                 + cost_row("smoke (the switch)", SMOKE) + "\n" + cost_row("full run", run)
+                 + f"\n\nBound for this launch: **max_usd = ${MAX_USD}**."))
 if LAUNCH_ON_MODAL:
-    launched = run.launch()
-    display(launched)
+    launched = TO_LAUNCH.launch(max_usd=MAX_USD)
+    display(launched)  # status and dashboard link; launched.logs(tail=50), launched.wait(), launched.cancel()
 else:
-    print("LAUNCH_ON_MODAL is False: nothing launched. Set it to True in the parameters cell to run for real.")
+    print("LAUNCH_ON_MODAL is False: nothing launched. Set it to True in the parameters cell to run the smoke run.")
 
 # %% [markdown]
 # ## Rehearse it locally: what healthy progress looks like
@@ -174,16 +232,75 @@ display(Markdown(
 history.loss_curves()
 
 # %% [markdown]
-# **Healthy progress, on this rehearsal and on the real run** (the same metric names appear in
-# W&B):
+# **Healthy progress, on this rehearsal and on the real run.** The local backend logs slime's
+# metric names, so what you read here is what you read in W&B, with one exception named below:
 #
 # - `rollout/raw_reward` rises. Flat at 0 means the reward never fires: check the label column
 #   and the answer format (is the answer boxed?).
 # - `train/entropy_loss` falls slowly. A collapse to near 0 early means the policy stopped
 #   exploring.
-# - `rollout/zero_std_groups` is neither near 0 nor near 1: groups where every sample scores
-#   the same carry no learning signal.
+# - The share of groups whose samples all scored the same is neither near 0 nor near 1: such
+#   groups carry no learning signal. *This one is gym's own name*, `rollout/zero_std_groups`
+#   (a share); slime logs it differently, as `rollout/zero_std/count_<reward>`, the *number* of
+#   such groups per reward value (`count_0`: all wrong, `count_1`: all right).
 # - `train/grad_norm` stays bounded (the clip is `clip_grad`), and `train/pg_clipfrac` small.
 # - `perf/rollout_time` vs `perf/train_time` tells where the time goes: lesson 03 uses it.
+
+# %% [markdown]
+# ## Exercises
 #
-# Next: **02 · Scaling nodes** takes this run from one node to four.
+# Each exercise cell starts as `None`. Write your answer, run the cell: the check under it
+# says whether it is right, and why not. Solutions are folded under each one.
+#
+# **1.** Keep the global batch at 16 samples per optimizer step, but make each rollout give
+# **8 optimizer steps** instead of 4. Change only batch sizes of
+# `SlimeConfig(model=Qwen3_4B(), dataset=GSM8K())`.
+
+# %%
+from gym.exercises import EXERCISE_01_2_RESPONSES, check
+
+answer_1 = None  # a SlimeConfig
+check("01.1", answer_1)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_1 = SlimeConfig(model=Qwen3_4B(), dataset=GSM8K(), rollout_batch_size=16)
+# ```
+#
+# 16 prompts × 8 samples = 128 samples per rollout, in steps of 16: 8 steps. The global batch
+# alone would not do it: left unset, the prompts per rollout follow it (4 steps whatever it is).
+# </details>
+#
+# **2.** Which of these responses does slime's `math` reward score 1 for the label `"1000"`?
+# Answer with the set of their indices (0 is the first).
+
+# %%
+for i, response in enumerate(EXERCISE_01_2_RESPONSES):
+    print(i, repr(response))
+answer_2 = None  # a set of indices, e.g. {0, 3}
+check("01.2", answer_2)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_2 = {0, 1}
+# ```
+#
+# The last `\boxed{…}` counts (so 3 scores 0: its last box says 100), numbers compare as numbers
+# (`1,000` is 1000), an unboxed answer scores 0 however right, and `10^3` is not parsed as a number.
+# </details>
+#
+# ## What you learned, and what is next
+#
+# - One `SlimeConfig` is the whole run: the model's preset, the dataset's two columns, the
+#   reward, and batch sizes derived from the layout; `plan()` validates it and spells out DP,
+#   samples per rollout, optimizer steps and price.
+# - slime's `math` reward wants the *last* `\boxed{}`; a launch is bounded by `max_usd`, and the
+#   switch starts a 3-rollout smoke run, not the full run.
+# - Healthy GRPO: reward up, entropy down slowly, groups that disagree.
+#
+# Next: **[02 · Scaling nodes](02_scaling_nodes.ipynb)** takes this run from one node to four,
+# and answers what the extra nodes buy for the same work.

@@ -21,22 +21,57 @@
 # production config, a W&B key as the Modal secret `wandb-secret`
 # (`modal secret create wandb-secret WANDB_API_KEY=...`). The price per hour is in each plan.
 #
-# **What runs by default.** Planning, validation and building the Modal app: no account, no
-# cost. `LAUNCH_ON_MODAL = True` launches the production run.
+# **What runs by default.** Planning, estimates, validation and building the Modal app: no
+# account, no cost. `LAUNCH_ON_MODAL = True` launches the production run's smoke-sized version
+# (3 rollouts, bounded by `MAX_USD`); the full run is one marked line to change.
 #
 # **What to watch.** How data parallelism (DP), samples per optimizer step and the price move
-# together with the node count.
+# together with the node count, and, for the same work, what 4 nodes buy over 1 in hours and
+# dollars.
 
 # %%
+# Install gym into this kernel if it is not there yet (a fresh Modal Notebook or Colab kernel).
 REPO_URL = "https://github.com/modal-gym/gym"
-try:
-    import gym  # noqa: F401
-except ImportError:  # a fresh Modal Notebook: install gym from the repository (once)
-    import subprocess, sys; subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"slime-gym[local,notebooks] @ git+{REPO_URL}"])  # noqa: E401,E702,E501
-    import gym  # noqa: F401
+import importlib.metadata, pathlib, shutil, subprocess, sys  # noqa: E401,I001
+
+
+def _installed(dist: str) -> bool:
+    try:
+        return bool(importlib.metadata.version(dist))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def _clone() -> pathlib.Path | None:
+    """The clone of this repository the notebook sits in (opened from its notebooks/ folder), if any."""
+    here = pathlib.Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        toml = folder / "pyproject.toml"
+        if toml.is_file() and 'name = "slime-gym"' in toml.read_text(errors="ignore"):
+            return folder
+    return None
+
+
+if _installed("gym"):  # OpenAI Gym is imported as `gym` too: one of the two would shadow the other
+    raise RuntimeError("OpenAI Gym (the distribution `gym`) is installed here, and it is imported as `gym` too. "
+                       "Use a fresh virtual environment or kernel for this course, or remove it: `pip uninstall -y "
+                       "gym`, then reinstall this course (`pip install --force-reinstall --no-deps slime-gym` from "
+                       "the repository) and restart the kernel.")
+if not _installed("slime-gym"):
+    clone = _clone()
+    print(f"Installing gym from {clone or REPO_URL}, with torch 2.13.0: a few minutes, once per kernel...", flush=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if not _installed("torch"):  # first and pinned, as scripts/setup.sh does: left to pip, the `local`
+        # extra pulls the newest torch build (several GB of CUDA libraries, even on a machine without a GPU)
+        cpu_only = sys.platform == "linux" and shutil.which("nvidia-smi") is None
+        subprocess.check_call([*pip, "torch==2.13.0"]
+                              + (["--extra-index-url", "https://download.pytorch.org/whl/cpu"] if cpu_only else []))
+    subprocess.check_call([*pip, f"{clone}[local,notebooks]" if clone else f"slime-gym[local,notebooks] @ git+{REPO_URL}"])
+    importlib.invalidate_caches()
+import gym  # noqa: E402,F401
 
 # %% tags=["parameters"]
-LAUNCH_ON_MODAL = False  # True: launch the 4-node production run on Modal (multi-node access; see its price below)
+LAUNCH_ON_MODAL = False  # True: launch the production run's smoke-sized version on Modal (3 rollouts, bounded by MAX_USD)
 NODE_COUNTS = [1, 2, 4]  # cluster sizes to compare
 
 # %% [markdown]
@@ -47,9 +82,12 @@ NODE_COUNTS = [1, 2, 4]  # cluster sizes to compare
 #
 # - **Speed.** Rollout (SGLang generating answers) and training (Megatron updating the
 #   weights) take turns on the same 8 GPUs, and every prompt is answered several times.
-# - **Batch diversity.** GRPO compares the answers to the same prompt; a larger global batch
-#   mixes more prompts into each optimizer step, which steadies the advantage estimates. One
-#   node's memory caps how large that batch can be.
+# - **Batch size per unit of time.** GRPO's advantages are computed *within* each prompt's
+#   group (an answer against the other answers to the same prompt), so the global batch does
+#   not change them. What a larger global batch changes is the gradient: more samples per
+#   optimizer step, lower variance. Memory does not cap it (micro-batches accumulate: one node
+#   accepts a global batch of 128 as well as four do); time does, because one node generates
+#   and trains those samples on a quarter of the GPUs.
 # - **Rollout throughput.** Generations per second grow with the GPUs that generate.
 #
 # How much generating is there? GSM8K's training split, with the preset's samples per prompt:
@@ -138,6 +176,41 @@ except ConfigError as err:
     print(err)
 
 # %% [markdown]
+# ## What 4 nodes buy: the same work on 1, 2 and 4 nodes
+#
+# The table above compares the presets, which do *different* amounts of work (50 rollouts of 64
+# samples on one node, 3000 of 512 on four). The fair question is the seed's production work,
+# 3000 rollouts × 512 samples, done on 1, 2 or 4 nodes. `gym.compare(..., same_work=True)` gives
+# every config the first one's samples in total and asks gym's performance model (`gym.perf`)
+# for the seconds per rollout, phase by phase. The model is physics (bytes over memory
+# bandwidth, FLOPs over peak) with efficiency constants fitted to five published runs (slime,
+# verl and NeMo-RL, 0.6B–32B), which it reproduces within 0.98–1.28× (median 1.13×, BENCHMARKS.md);
+# its range is the point estimate ÷/× 1.55.
+
+# %%
+import gym
+from gym.plots import step_time_chart
+
+same_work = [SlimeConfig(model=Qwen3_4B(), num_nodes=nodes, global_batch_size=128, rollout_batch_size=64,
+                         n_samples_per_prompt=8, num_rollout=3000) for nodes in NODE_COUNTS]
+table = gym.compare(same_work, same_work=True)
+table
+
+# %%
+step_time_chart(same_work)
+
+# %%
+rows = {row.nodes: row for row in table.rows}
+r1, r4 = rows[min(NODE_COUNTS)], rows[max(NODE_COUNTS)]
+display(Markdown(
+    f"The same {3000 * 512:,} samples: **{r1.hours:.0f} h on {r1.nodes} node, {r4.hours:.0f} h on {r4.nodes}**, a "
+    f"{r4.speedup:.1f}× speed-up for {r4.gpus // r1.gpus}× the GPUs, at ${r1.usd:,.0f} vs ${r4.usd:,.0f}. "
+    "Per rollout, generation and training shrink with more GPUs; what does not shrink (the longest answer "
+    "decodes nearly alone; weights are pushed, and engines put to sleep and woken, every rollout) is why the "
+    f"speed-up stays below the GPU ratio, so the same work costs {r4.usd / r1.usd:.2f}× as much on "
+    f"{r4.nodes} nodes. Four nodes buy *time*: {r1.hours - r4.hours:.0f} hours sooner."))
+
+# %% [markdown]
 # ## Colocated or not
 #
 # By default, training and rollout share the GPUs (`colocate=True`): memory-efficient, but the
@@ -180,8 +253,10 @@ display(Markdown(f"The preset: `use_dynamic_batch_size={preset.use_dynamic_batch
 # ## The production config
 #
 # The seed tutorial's production run, verbatim except for the import lines: GSM8K with its test
-# split for evaluation, W&B logging, the reference weights for KL, 4 nodes, and its own batch
-# sizes and rollout count; the plan below spells out what they imply.
+# split for evaluation, W&B logging, 4 nodes, its own batch sizes and rollout count, and
+# `ref_load`. With KL off (the default, and here), `--ref-load` loads no reference model: it only
+# supplies the *starting* weights, because slime sets `load = ref_load` when the run's own
+# checkpoint folder holds no checkpoint yet. The plan below spells out what the rest implies.
 
 # %%
 from gym.datasets import HuggingFaceDataset
@@ -227,12 +302,15 @@ production
 
 # %%
 train_info = app.train.info()
+passes = production.num_rollout * production.rollout_batch_size / GSM8K_TRAIN_PROMPTS
 display(Markdown(
     f"The app **{app.name}** trains on `{train_info.gpus[0][0]}:{train_info.gpus[0][1]}` per container, in a "
     f"cluster of **{train_info.cluster_info.size} containers** with RDMA={train_info.cluster_info.rdma}. "
     f"Each rollout: {production.rollout_batch_size} × {production.n_samples_per_prompt} = "
     f"{production.samples_per_rollout} samples, {production.steps_per_rollout} optimizer steps of "
-    f"{production.global_batch_size} over {production.dp} ranks. The seed's text calls this run non-colocated, "
+    f"{production.global_batch_size} over {production.dp} ranks. {production.num_rollout:,} rollouts of "
+    f"{production.rollout_batch_size} prompts are {production.num_rollout * production.rollout_batch_size:,} prompts: "
+    f"**about {passes:.0f} passes over GSM8K's {GSM8K_TRAIN_PROMPTS:,}**. The seed's text calls this run non-colocated, "
     f"but its code keeps the preset's `colocate={production.colocate}`; lesson 03 shows what the validator says "
     f"when you split it."))
 
@@ -248,11 +326,107 @@ display(Markdown(
 # %%
 from gym.datasets import GSM8K
 
+from gym.perf import estimate
+
 launchable = my_training_run.replace(dataset=GSM8K())
 changed = [a for a in launchable.slime_argv() if a not in my_training_run.slime_argv()]
 display(Markdown(f"Same slime command; only the run's own checkpoint folder differs (the run name hashes the "
                  f"dataset's class): `{changed}`"))
+
+# %% [markdown]
+# The switch launches the **smoke-sized version** of this run (the same 4-node config, 3
+# rollouts) under a cost bound; the full run is one marked line, and its estimate is beside the
+# smoke run's. `launch(max_usd=...)` refuses, creating nothing, when the estimate's upper bound
+# exceeds the bound; a running pipeline stops itself (checkpoint kept) if the spend reaches it.
+
+# %%
+SMOKE = launchable.replace(num_rollout=3)  # what the switch launches: the production run, 3 rollouts
+TO_LAUNCH = SMOKE                          # <- THE FULL RUN: change to `TO_LAUNCH = launchable` (and raise MAX_USD)
+MAX_USD = 100                              # refused before anything starts when the estimate's upper bound is higher
+
+
+def cost_row(label: str, config) -> str:
+    e = estimate(config)
+    (lo, hi) = e.run_usd_range
+    return (f"| {label} | {config.resolve().config.num_rollout:,} | {e.run_hours:.1f} h | ${e.run_usd:,.0f} "
+            f"(${lo:,.0f}–${hi:,.0f}) |")
+
+
+display(Markdown("| | rollouts | time | cost (range) |\n|---|---|---|---|\n"
+                 + cost_row("smoke (the switch)", SMOKE) + "\n" + cost_row("full run", launchable)
+                 + f"\n\nBound for this launch: **max_usd = ${MAX_USD}**."))
 if LAUNCH_ON_MODAL:
-    display(launchable.launch())
+    launched = TO_LAUNCH.launch(max_usd=MAX_USD)
+    display(launched)  # status and dashboard link; launched.logs(tail=50), launched.wait(), launched.cancel()
 else:
     print("LAUNCH_ON_MODAL is False: nothing launched.")
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** Give the 2-node preset the production run's work: the same samples in total
+# (3000 × 64 × 8), with the 2-node preset's own batch sizes.
+
+# %%
+from gym.exercises import check
+
+answer_1 = None  # a SlimeConfig with num_nodes=2
+check("02.1", answer_1)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_1 = SlimeConfig(model=Qwen3_4B(), num_nodes=2, num_rollout=3000 * 512 // 256)
+# ```
+#
+# The 2-node preset's rollouts hold 32 × 8 = 256 samples, half the production run's: twice the
+# rollouts, 6000.
+# </details>
+#
+# **2.** On 4 colocated nodes with 64 prompts × 8 samples per rollout, what is the smallest
+# valid `global_batch_size` above 100?
+
+# %%
+answer_2 = None  # a whole number
+check("02.2", answer_2)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_2 = 128
+# ```
+#
+# It must be a multiple of micro-batch × DP = 1 × 32 (so 128 is the first above 100) and divide
+# the 512 samples of a rollout (128 does).
+# </details>
+#
+# **3.** From the comparison table above: which node count does the production work for the
+# fewest dollars?
+
+# %%
+answer_3 = None  # 1, 2 or 4
+check("02.3", answer_3, table=table)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_3 = min(table.rows, key=lambda row: row.usd).nodes
+# ```
+#
+# Read the `$` column: more nodes finish sooner but pay for the parts of a rollout that do not
+# shrink with more GPUs.
+# </details>
+#
+# ## What you learned, and what is next
+#
+# - More nodes on a model that fits one GPU means more data-parallel ranks; gym derives batch
+#   sizes and rollout counts that keep every rank busy and checks the divisibility rules.
+# - A bigger global batch lowers gradient variance; it does not change GRPO's per-group
+#   advantages, and memory does not cap it. For the same work, 4 nodes buy hours, not dollars.
+# - The seed's production run: 3000 rollouts ≈ 26 passes over GSM8K, `ref_load` as starting
+#   weights, launched as a bounded smoke run first.
+#
+# Next: **[03 · Colocation](03_colocation.ipynb)**: the same 4 nodes as one pool of GPUs or two.

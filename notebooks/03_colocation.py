@@ -11,40 +11,78 @@
 #
 # [![Open in Modal Notebook](https://modal-cdn.com/open-in-modal.svg)](https://modal.com/notebooks/new/https://github.com/modal-gym/gym/blob/main/notebooks/03_colocation.ipynb)
 #
-# **What you will learn.** The two layouts slime offers: *colocated* (every GPU trains and rolls
-# out, in turns: `train.py`) and *split* (some GPUs only roll out, and generation of the next
-# rollout overlaps training on the current one: `train_async.py`). You will see both as GPU
-# maps, see what the validator says about batch sizes when 3 of 4 nodes train, and measure on
-# this machine what overlapping buys and what splitting the hardware costs.
+# **What you will learn.** Two separate choices slime offers. *Placement*: colocated (every GPU
+# trains and rolls out, in turns) or split (some GPUs only roll out). *Schedule*: synchronous
+# (`train.py`: generate, then train) or asynchronous (`train_async.py`: generate the next
+# rollout while training on this one, which needs a split placement). That makes three layouts:
+# colocated sync, split sync, split async. You will see them as GPU maps, see what the validator
+# says about batch sizes when 3 of 4 nodes train, measure on this machine what overlapping buys,
+# and put that next to the performance model's estimate for the real 4-node shapes.
 #
 # **What a real run needs.** Multi-node access on Modal for the 4-node layouts (8 H100s per
 # node); the prices are in the plans.
 #
-# **What runs by default.** Plans and three short local runs of the tiny model (under a
-# minute in all). `LAUNCH_ON_MODAL = True` launches the split 4-node run.
+# **What runs by default.** Plans, estimates and three short local runs of the tiny model (under
+# a minute in all). `LAUNCH_ON_MODAL = True` launches the split 4-node run's smoke-sized version
+# (3 rollouts, bounded by `MAX_USD`).
 #
 # **What to watch.** The timeline pictures: in the split run, the rollout worker's bars sit
 # under the trainer's.
 
 # %%
+# Install gym into this kernel if it is not there yet (a fresh Modal Notebook or Colab kernel).
 REPO_URL = "https://github.com/modal-gym/gym"
-try:
-    import gym  # noqa: F401
-except ImportError:  # a fresh Modal Notebook: install gym from the repository (once)
-    import subprocess, sys; subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"slime-gym[local,notebooks] @ git+{REPO_URL}"])  # noqa: E401,E702,E501
-    import gym  # noqa: F401
+import importlib.metadata, pathlib, shutil, subprocess, sys  # noqa: E401,I001
+
+
+def _installed(dist: str) -> bool:
+    try:
+        return bool(importlib.metadata.version(dist))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def _clone() -> pathlib.Path | None:
+    """The clone of this repository the notebook sits in (opened from its notebooks/ folder), if any."""
+    here = pathlib.Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        toml = folder / "pyproject.toml"
+        if toml.is_file() and 'name = "slime-gym"' in toml.read_text(errors="ignore"):
+            return folder
+    return None
+
+
+if _installed("gym"):  # OpenAI Gym is imported as `gym` too: one of the two would shadow the other
+    raise RuntimeError("OpenAI Gym (the distribution `gym`) is installed here, and it is imported as `gym` too. "
+                       "Use a fresh virtual environment or kernel for this course, or remove it: `pip uninstall -y "
+                       "gym`, then reinstall this course (`pip install --force-reinstall --no-deps slime-gym` from "
+                       "the repository) and restart the kernel.")
+if not _installed("slime-gym"):
+    clone = _clone()
+    print(f"Installing gym from {clone or REPO_URL}, with torch 2.13.0: a few minutes, once per kernel...", flush=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if not _installed("torch"):  # first and pinned, as scripts/setup.sh does: left to pip, the `local`
+        # extra pulls the newest torch build (several GB of CUDA libraries, even on a machine without a GPU)
+        cpu_only = sys.platform == "linux" and shutil.which("nvidia-smi") is None
+        subprocess.check_call([*pip, "torch==2.13.0"]
+                              + (["--extra-index-url", "https://download.pytorch.org/whl/cpu"] if cpu_only else []))
+    subprocess.check_call([*pip, f"{clone}[local,notebooks]" if clone else f"slime-gym[local,notebooks] @ git+{REPO_URL}"])
+    importlib.invalidate_caches()
+import gym  # noqa: E402,F401
 
 # %% tags=["parameters"]
-LAUNCH_ON_MODAL = False  # True: launch the split 4-node run on Modal (multi-node access; price in its plan)
+LAUNCH_ON_MODAL = False  # True: launch the split 4-node run's smoke-sized version on Modal (3 rollouts, bounded by MAX_USD)
 LOCAL_ROLLOUTS = 14      # rollouts per local layout; the first WARMUP are not timed
 WARMUP = 3
 
 # %% [markdown]
-# ## Two layouts of the same 4 nodes
+# ## Three layouts of the same 4 nodes
 #
 # Colocated, each GPU holds both a Megatron training rank and an SGLang engine, and they take
 # turns: generate, then train, then push the new weights to the engines (in place), then
-# generate again. Split, the last node only generates, the first three only train.
+# generate again. Split, the last node only generates, the first three only train; the
+# schedule is then a second choice (`train_script`): `train.py` still takes turns (the rollout
+# GPUs wait while the others train), `train_async.py` overlaps them.
 
 # %%
 from IPython.display import Markdown, display
@@ -61,25 +99,29 @@ gpu_map(colocated.plan())
 gpu_map(split.plan())
 
 # %%
-c, s = colocated.plan(), split.plan()
+split_sync = split.replace(train_script="train.py")
+c, s, y = colocated.plan(), split.plan(), split_sync.plan()
 display(Markdown(
-    f"| | colocated | split |\n|---|---|---|\n"
-    f"| slime entry point | `{c.train_script}` | `{s.train_script}` |\n"
-    f"| training GPUs (DP) | {c.train_gpus} ({c.dp}) | {s.train_gpus} ({s.dp}) |\n"
-    f"| rollout GPUs (engines) | {c.rollout_gpus}, shared ({c.rollout_engines}) | {s.rollout_gpus}, own ({s.rollout_engines}) |\n"
-    f"| samples per step (derived) | {c.global_batch_size} | {s.global_batch_size} |\n"
-    f"| price per hour | ${c.usd_per_hour:,.2f} | ${s.usd_per_hour:,.2f} |"))
+    f"| | colocated, sync | split, sync | split, async |\n|---|---|---|---|\n"
+    f"| slime entry point | `{c.train_script}` | `{y.train_script}` | `{s.train_script}` |\n"
+    f"| training GPUs (DP) | {c.train_gpus} ({c.dp}) | {y.train_gpus} ({y.dp}) | {s.train_gpus} ({s.dp}) |\n"
+    f"| rollout GPUs (engines) | {c.rollout_gpus}, shared ({c.rollout_engines}) | {y.rollout_gpus}, own "
+    f"({y.rollout_engines}) | {s.rollout_gpus}, own ({s.rollout_engines}) |\n"
+    f"| samples per step (derived) | {c.global_batch_size} | {y.global_batch_size} | {s.global_batch_size} |\n"
+    f"| price per hour | ${c.usd_per_hour:,.2f} | ${y.usd_per_hour:,.2f} | ${s.usd_per_hour:,.2f} |"))
 
 # %% [markdown]
-# Same price: you pay for the nodes, whatever they do. `train_async.py` refuses colocated
-# configs (it asserts `not args.colocate`), and gym picks the entry point from the layout.
+# Same price: you pay for the nodes, whatever they do. gym picks the entry point from the
+# placement when `train_script` is unset (colocated: `train.py`; split: `train_async.py`), and
+# refuses `train_async.py` with a colocated placement, which slime asserts against
+# (`not args.colocate`).
 #
 # ## Batch sizes when fewer GPUs train
 #
 # Take the production run of lesson 02 and split it: fewer GPUs train, so there are fewer
 # data-parallel ranks, and its global batch no longer divides over them. slime would find out
-# minutes into the run (at Megatron's first step); gym says it before anything starts, with the
-# nearest values that do:
+# minutes into the run, at Megatron's start-up (after the cluster, the image and the model
+# load); gym says it before anything starts, with the nearest values that do:
 
 # %%
 from gym.errors import ConfigError
@@ -92,7 +134,6 @@ except ConfigError as err:
     error = err
     print(err)
 
-# %% [markdown]
 # %%
 dp = production_split.resolve().layout.dp
 samples = production_split.resolve().samples_per_rollout
@@ -120,9 +161,20 @@ display(Markdown(f"With `{joint}`: {fixed_plan.rollout_batch_size} × {fixed_pla
 # 3. **in turn, 2 cores**: the two phases alternate, each using both cores.
 
 # %%
+import os
 import statistics
 
 from gym.local import run_local, tiny_config
+
+cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+display(Markdown(
+    f"This kernel has **{cores} CPU core{'s' if cores != 1 else ''}**. "
+    + ("Enough: the split run gives each worker a core of its own, as each pool of GPUs has its own GPUs."
+       if cores >= 2 else
+       "With fewer than 2, the split run's two workers share one core: they *take turns* on it instead of "
+       "overlapping, so below, split will look no faster than in turn (or slower, by the weight push), and "
+       "'in turn, 2 cores' is the same as 1 core. The numbers then say nothing about overlap; the model's "
+       "estimate further down still does.")))
 
 
 def measure(name: str, colocate: bool, threads: int):
@@ -156,6 +208,36 @@ display(Markdown(
     f"gains more from overlap."))
 
 # %% [markdown]
+# ## The same question on the real 4-node shapes, from the model
+#
+# Measured here: a tiny model on CPU cores. The real question is 4 nodes of H100s running
+# Qwen3-4B colocated, or 3 + 1 split. gym's performance model estimates each phase of a rollout
+# for each layout; split sync is the split placement's phases added up instead of overlapped.
+
+# %%
+import gym
+from gym.perf import estimate
+from gym.plots import step_time_chart
+
+real = {"colocated, sync": colocated, "split 3 + 1, async": fixed}
+est = {name: estimate(config) for name, config in real.items()}
+split_sync_seconds = sum(est["split 3 + 1, async"].phases.values())
+step_time_chart(list(real.values()))
+
+# %%
+colo_s, async_s = est["colocated, sync"].step_seconds, est["split 3 + 1, async"].step_seconds
+display(Markdown(
+    "| 4 nodes, Qwen3-4B | seconds per rollout (model) | vs colocated |\n|---|---|---|\n"
+    f"| colocated, sync | {colo_s:.0f} | 1.00× |\n"
+    f"| split 3 + 1, sync | {split_sync_seconds:.0f} | {colo_s / split_sync_seconds:.2f}× |\n"
+    f"| split 3 + 1, async | {async_s:.0f} | {colo_s / async_s:.2f}× |\n\n"
+    "Phases (s): " + "; ".join(f"{name}: " + ", ".join(f"{k} {v:.0f}" for k, v in e.phases.items() if v >= 0.5)
+                                for name, e in est.items())
+    + f"\n\nMeasured here, split against in turn on the same cores: **{step_turn2 / step_split:.2f}×**; the model, "
+    f"split async against colocated on 4 nodes: **{colo_s / async_s:.2f}×**."))
+gym.compare(list(real.values()), same_work=True)
+
+# %% [markdown]
 # ## When each wins
 #
 # Read the two comparisons separately.
@@ -177,8 +259,99 @@ display(Markdown(
 # sets how old). Colocated is the simple, memory-frugal default; split pays off when rollout and
 # training are both long and comparable.
 
+# %% [markdown]
+# ## Launch, bounded in cost
+#
+# The switch launches the **smoke-sized version** of the valid split run above (3 rollouts),
+# under `MAX_USD`; the full run is one marked line, and its estimate is beside the smoke run's.
+
 # %%
+SMOKE = fixed.replace(num_rollout=3)  # what the switch launches: the 3 + 1 split, 3 rollouts
+TO_LAUNCH = SMOKE                     # <- THE FULL RUN: change to `TO_LAUNCH = fixed` (and raise MAX_USD)
+MAX_USD = 100                         # refused before anything starts when the estimate's upper bound is higher
+
+
+def cost_row(label: str, config) -> str:
+    e = estimate(config)
+    (lo, hi) = e.run_usd_range
+    return (f"| {label} | {config.resolve().config.num_rollout:,} | {e.run_hours:.1f} h | ${e.run_usd:,.0f} "
+            f"(${lo:,.0f}–${hi:,.0f}) |")
+
+
+display(Markdown("| | rollouts | time | cost (range) |\n|---|---|---|---|\n"
+                 + cost_row("smoke (the switch)", SMOKE) + "\n" + cost_row("full run", fixed)
+                 + f"\n\nBound for this launch: **max_usd = ${MAX_USD}**."))
 if LAUNCH_ON_MODAL:
-    display(fixed.launch())
+    launched = TO_LAUNCH.launch(max_usd=MAX_USD)
+    display(launched)  # status and dashboard link; launched.logs(tail=50), launched.wait(), launched.cancel()
 else:
     print("LAUNCH_ON_MODAL is False: nothing launched.")
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** Make the 3 + 1 split (`num_nodes=4, colocate=False`) valid with **8 optimizer steps
+# per rollout**, 8 samples per prompt.
+
+# %%
+from gym.exercises import check
+
+answer_1 = None  # a SlimeConfig
+check("03.1", answer_1)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_1 = SlimeConfig(model=Qwen3_4B(), num_nodes=4, colocate=False, n_samples_per_prompt=8,
+#                        rollout_batch_size=72, global_batch_size=72)
+# ```
+#
+# 24 training ranks: the global batch must be a multiple of 24, and the rollout 8 of them.
+# 72 = 3 × 24, and 72 prompts × 8 samples = 576 = 8 × 72.
+# </details>
+#
+# **2.** Write the *split, sync* layout of 4 nodes: rollout on its own GPUs, but slime's
+# synchronous schedule.
+
+# %%
+answer_2 = None  # a SlimeConfig
+check("03.2", answer_2)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_2 = SlimeConfig(model=Qwen3_4B(), num_nodes=4, colocate=False, train_script="train.py")
+# ```
+#
+# Placement is `colocate`; the schedule is `train_script`.
+# </details>
+#
+# **3.** A rollout takes R = 30 s to generate and T = 10 s to train, in turn. What is the best
+# speed-up overlapping them can give?
+
+# %%
+answer_3 = None  # a number
+check("03.3", answer_3)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_3 = (30 + 10) / max(30, 10)
+# ```
+#
+# 1.33×: overlap hides the shorter phase at best, so the longer one (generation) sets the pace.
+# </details>
+#
+# ## What you learned, and what is next
+#
+# - Placement (colocated or split) and schedule (`train.py` sync or `train_async.py` async) are
+#   two choices; async needs split. Fewer training GPUs change the batch-size rules, and gym
+#   finds the failure before Megatron's start-up would.
+# - Overlap buys at most (R + T) / max(R, T); splitting the hardware costs each phase half of
+#   it. The model puts numbers on both for the real 4-node shapes.
+#
+# Next: **[04 · Throughput knobs](04_throughput_knobs.ipynb)**: the settings that decide how much
+# work a step does and whether it fits in memory.

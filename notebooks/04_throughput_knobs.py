@@ -19,27 +19,61 @@
 #
 # **What a real run needs.** Nothing new: the same Modal account and node access as before.
 #
-# **What runs by default.** Plans, validation, and two short local runs (under a minute).
+# **What runs by default.** Plans, memory estimates, validation, and two short local runs
+# (under a minute). This lesson launches nothing.
 #
 # **What to watch.** The messages: each names the field, the rule as a formula, the values, and
 # the nearest values that pass.
 
 # %%
+# Install gym into this kernel if it is not there yet (a fresh Modal Notebook or Colab kernel).
 REPO_URL = "https://github.com/modal-gym/gym"
-try:
-    import gym  # noqa: F401
-except ImportError:  # a fresh Modal Notebook: install gym from the repository (once)
-    import subprocess, sys; subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"slime-gym[local,notebooks] @ git+{REPO_URL}"])  # noqa: E401,E702,E501
-    import gym  # noqa: F401
+import importlib.metadata, pathlib, shutil, subprocess, sys  # noqa: E401,I001
+
+
+def _installed(dist: str) -> bool:
+    try:
+        return bool(importlib.metadata.version(dist))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def _clone() -> pathlib.Path | None:
+    """The clone of this repository the notebook sits in (opened from its notebooks/ folder), if any."""
+    here = pathlib.Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        toml = folder / "pyproject.toml"
+        if toml.is_file() and 'name = "slime-gym"' in toml.read_text(errors="ignore"):
+            return folder
+    return None
+
+
+if _installed("gym"):  # OpenAI Gym is imported as `gym` too: one of the two would shadow the other
+    raise RuntimeError("OpenAI Gym (the distribution `gym`) is installed here, and it is imported as `gym` too. "
+                       "Use a fresh virtual environment or kernel for this course, or remove it: `pip uninstall -y "
+                       "gym`, then reinstall this course (`pip install --force-reinstall --no-deps slime-gym` from "
+                       "the repository) and restart the kernel.")
+if not _installed("slime-gym"):
+    clone = _clone()
+    print(f"Installing gym from {clone or REPO_URL}, with torch 2.13.0: a few minutes, once per kernel...", flush=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if not _installed("torch"):  # first and pinned, as scripts/setup.sh does: left to pip, the `local`
+        # extra pulls the newest torch build (several GB of CUDA libraries, even on a machine without a GPU)
+        cpu_only = sys.platform == "linux" and shutil.which("nvidia-smi") is None
+        subprocess.check_call([*pip, "torch==2.13.0"]
+                              + (["--extra-index-url", "https://download.pytorch.org/whl/cpu"] if cpu_only else []))
+    subprocess.check_call([*pip, f"{clone}[local,notebooks]" if clone else f"slime-gym[local,notebooks] @ git+{REPO_URL}"])
+    importlib.invalidate_caches()
+import gym  # noqa: E402,F401
 
 # %% tags=["parameters"]
-LAUNCH_ON_MODAL = False  # (this lesson launches nothing; kept for symmetry with the others)
 LOCAL_ROLLOUTS = 60      # rollouts of each local run comparing group sizes
 
 # %%
 from IPython.display import Markdown, display
 
 from gym.models import Qwen3_4B
+from gym.plots import memory_chart
 from gym.slime import SlimeConfig
 
 base = SlimeConfig(model=Qwen3_4B(), num_nodes=2)
@@ -79,6 +113,45 @@ def flags(config, *names):
 
 # %%
 print(flags(base, "--use-dynamic-batch-size", "--max-tokens-per-gpu", "--rollout-max-response-len"))
+
+# %% [markdown]
+# How the budget packs samples: below, one rollout's share of one GPU (64 samples of random
+# lengths), packed in order into micro-batches of at most `max_tokens_per_gpu` tokens: a new
+# micro-batch starts when the next sample would overflow the current one. (slime first counts
+# the micro-batches this way, then balances the samples across that many.) A smaller budget
+# means more, emptier micro-batches: more passes, less memory each.
+
+# %%
+import random
+
+import matplotlib.pyplot as plt
+
+
+def pack(lengths, budget):
+    """Samples in order into micro-batches of at most `budget` tokens (a longer sample gets its own)."""
+    batches = [[]]
+    for n in lengths:
+        if batches[-1] and sum(batches[-1]) + n > budget:
+            batches.append([])
+        batches[-1].append(n)
+    return batches
+
+
+rng = random.Random(0)
+lengths = [rng.randint(150, 200) + int(rng.random() ** 3 * 4096) for _ in range(64)]  # prompt + answer
+fig, axes = plt.subplots(1, 2, figsize=(9, 2.6), sharey=True)
+for ax, budget in zip(axes, (9216, 4608)):
+    for i, batch in enumerate(pack(lengths, budget)):
+        bottom = 0
+        for n in batch:
+            ax.bar(i, n, bottom=bottom, color="#4c72b0", edgecolor="white", linewidth=0.5)
+            bottom += n
+    ax.axhline(budget, color="#c44e52", linestyle="--", linewidth=1)
+    ax.set_title(f"max_tokens_per_gpu={budget}: {len(pack(lengths, budget))} micro-batches", fontsize=9)
+    ax.set_xlabel("micro-batch")
+axes[0].set_ylabel("tokens")
+fig.tight_layout()
+packed = {budget: len(pack(lengths, budget)) for budget in (9216, 4608)}
 long_answers = base.replace(rollout_max_response_len=16384)
 token_cap = show(long_answers, only="sample_fits_token_cap")
 
@@ -162,6 +235,23 @@ heads = show(SlimeConfig(model="Qwen3-14B", num_nodes=2, rollout_num_gpus_per_en
 
 # %%
 print(f"the preset: sglang_mem_fraction_static={base.resolve().config.sglang_mem_fraction_static}")
+memory_chart(base)
+
+# %% [markdown]
+# The picture above is gym's memory estimate for one GPU of this config (`gym.plots.memory_chart`):
+# training's parts (weights, gradients, optimizer, activations, logits, overhead) and
+# rollout's (weights, KV cache, CUDA graphs), against the GPU's capacity. Colocated, the two
+# take turns on the same GPU, each releasing its share while the other runs. The KV cache is
+# what the memory share buys; a bigger share means more tokens in flight:
+
+# %%
+from gym.perf import estimate
+
+kv = {fraction: estimate(base.replace(sglang_mem_fraction_static=fraction)).kv_cache_tokens
+      for fraction in (0.5, 0.7, 0.85)}
+print("KV-cache tokens per engine: " + ", ".join(f"{f}: {t:,}" for f, t in kv.items()))
+
+# %%
 memory = show(base.replace(sglang_mem_fraction_static=0.95)) + show(base.replace(sglang_mem_fraction_static=1.2))
 show(base.replace(colocate=False, sglang_mem_fraction_static=0.9)) or print(
     "split, 0.9: fine (the rollout GPUs only generate)")
@@ -181,3 +271,54 @@ try:
 except ConfigError as err:
     everything = err
     print(err)
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** Responses of up to 16,384 tokens with context parallelism 2 (`exercise_04_1_base()`):
+# what is the **smallest** `max_tokens_per_gpu`, a multiple of 1024, that gym does not warn
+# about? (Smaller budgets need less activation memory.)
+
+# %%
+from gym.exercises import check, exercise_04_1_base
+
+answer_1 = None  # a whole number
+check("04.1", answer_1)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_1 = 16384 // 2
+# ```
+#
+# With CP = 2 each GPU holds half of a sample's tokens: 8,192 covers the longest one.
+# </details>
+#
+# **2.** The 2-node split (8 GPUs train, 8 roll out, `exercise_04_2_base()`): what is the
+# **largest** valid `rollout_num_gpus_per_engine`?
+
+# %%
+answer_2 = None  # a whole number
+check("04.2", answer_2)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_2 = 8
+# ```
+#
+# One engine over the whole rollout node: it divides the 8 rollout GPUs, sits inside a node and
+# divides Qwen3-4B's 32 attention heads. (16 would span two nodes, but only one node rolls out.)
+# </details>
+#
+# ## What you learned, and what is next
+#
+# - Dynamic batching packs micro-batches up to a per-GPU token budget; recompute trades compute
+#   for activation memory; larger GRPO groups leave fewer groups without signal.
+# - Engine size and SGLang's memory share decide how many sequences decode at once; gym's memory
+#   estimate shows where each GPU's memory goes, and every mistake above fails before launch,
+#   all in one error.
+#
+# Next: **[05 · Production run](05_production_run.ipynb)**: the 4-node run end to end.

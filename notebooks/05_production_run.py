@@ -21,20 +21,54 @@
 # the run is thousands of rollouts long.
 #
 # **What runs by default.** The plan, the Modal app (built offline), and a local rehearsal that
-# is interrupted half way and resumed (under a minute). `LAUNCH_ON_MODAL = True` launches for real.
+# is interrupted half way and resumed (under a minute). `LAUNCH_ON_MODAL = True` launches the
+# run's smoke-sized version (3 rollouts, bounded by `MAX_USD`); the full run is one marked line.
 #
 # **What to watch.** The resumed run's rollout ids: none missing, none repeated.
 
 # %%
+# Install gym into this kernel if it is not there yet (a fresh Modal Notebook or Colab kernel).
 REPO_URL = "https://github.com/modal-gym/gym"
-try:
-    import gym  # noqa: F401
-except ImportError:  # a fresh Modal Notebook: install gym from the repository (once)
-    import subprocess, sys; subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", f"slime-gym[local,notebooks] @ git+{REPO_URL}"])  # noqa: E401,E702,E501
-    import gym  # noqa: F401
+import importlib.metadata, pathlib, shutil, subprocess, sys  # noqa: E401,I001
+
+
+def _installed(dist: str) -> bool:
+    try:
+        return bool(importlib.metadata.version(dist))
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def _clone() -> pathlib.Path | None:
+    """The clone of this repository the notebook sits in (opened from its notebooks/ folder), if any."""
+    here = pathlib.Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        toml = folder / "pyproject.toml"
+        if toml.is_file() and 'name = "slime-gym"' in toml.read_text(errors="ignore"):
+            return folder
+    return None
+
+
+if _installed("gym"):  # OpenAI Gym is imported as `gym` too: one of the two would shadow the other
+    raise RuntimeError("OpenAI Gym (the distribution `gym`) is installed here, and it is imported as `gym` too. "
+                       "Use a fresh virtual environment or kernel for this course, or remove it: `pip uninstall -y "
+                       "gym`, then reinstall this course (`pip install --force-reinstall --no-deps slime-gym` from "
+                       "the repository) and restart the kernel.")
+if not _installed("slime-gym"):
+    clone = _clone()
+    print(f"Installing gym from {clone or REPO_URL}, with torch 2.13.0: a few minutes, once per kernel...", flush=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if not _installed("torch"):  # first and pinned, as scripts/setup.sh does: left to pip, the `local`
+        # extra pulls the newest torch build (several GB of CUDA libraries, even on a machine without a GPU)
+        cpu_only = sys.platform == "linux" and shutil.which("nvidia-smi") is None
+        subprocess.check_call([*pip, "torch==2.13.0"]
+                              + (["--extra-index-url", "https://download.pytorch.org/whl/cpu"] if cpu_only else []))
+    subprocess.check_call([*pip, f"{clone}[local,notebooks]" if clone else f"slime-gym[local,notebooks] @ git+{REPO_URL}"])
+    importlib.invalidate_caches()
+import gym  # noqa: E402,F401
 
 # %% tags=["parameters"]
-LAUNCH_ON_MODAL = False  # True: launch the 4-node run on Modal, detached (multi-node access, wandb-secret; costly)
+LAUNCH_ON_MODAL = False  # True: launch the 4-node run's smoke-sized version on Modal, detached (3 rollouts, MAX_USD)
 LOCAL_ROLLOUTS = 60      # rollouts of the local rehearsal
 INTERRUPT_AT = 30        # the rehearsal is stopped after this many rollouts, then resumed
 
@@ -154,36 +188,60 @@ display(Markdown("Evaluation on the held-out split, every 10 rollouts: "
 # %% [markdown]
 # ## Cost
 #
-# The plan's price is exact (list prices, per hour of the whole cluster). How many hours is not:
-# it depends on how long the answers are, how fast the engines decode, how well training uses
-# the GPUs. gym's estimate states its assumptions (see `gym.estimate`) and gives a range.
+# The plan's price is exact (list prices, per hour of the whole cluster). How many hours is an
+# estimate: gym's performance model (`gym.perf.estimate`) works out each phase of a rollout from
+# the model's size, the GPUs' memory bandwidth and FLOPs, and efficiencies fitted to published
+# runs, assuming answers average 35% of `rollout_max_response_len` (pass
+# `mean_response_tokens=` when you know better). Evaluation and checkpoints are not counted.
 
 # %%
-from gym.estimate import estimate_run
+from gym.perf import estimate
 
-estimate = estimate_run(run.resolve(), plan)
-display(Markdown(f"**${plan.usd_per_hour:,.2f} per hour** for {plan.cluster_gpus} {plan.gpu_type}s. "
-                 f"{estimate}."))
+perf = estimate(run)
+lo, hi = perf.run_usd_range
+display(Markdown(
+    f"**${plan.usd_per_hour:,.2f} per hour** for {plan.cluster_gpus} {plan.gpu_type}s. About "
+    f"**{perf.step_seconds:.0f} s per rollout** ({', '.join(f'{k} {v:.0f} s' for k, v in perf.phases.items())}), "
+    f"so {plan.num_rollout:,} rollouts take **~{perf.run_hours:.0f} h**: **~${perf.run_usd:,.0f}** "
+    f"(${lo:,.0f}–${hi:,.0f}). Training peaks at {perf.train_memory_gib:.0f} of {perf.gpu_memory_gib:.0f} GiB "
+    "per GPU."))
 
 # %% [markdown]
-# ## Launch, detached, and follow it
+# ## Launch, detached, bounded, and follow it
 #
-# `run.launch()` checks credentials and the `wandb-secret` secret first, and refuses (creating
-# nothing) if something is missing. Then it downloads the model into the shared cache volume,
-# prepares GSM8K into the run's data volume, and starts `train` **detached**: the run goes on
-# when this notebook closes. It returns where to watch:
+# `run.launch(max_usd=...)` checks credentials, the `wandb-secret` secret and the estimated cost
+# of the whole run against `max_usd` first, and refuses (creating nothing) if something is
+# missing or the estimate's upper bound is over the bound. Then a small CPU function inside Modal
+# runs the pipeline: download the model into the shared cache volume, prepare GSM8K into the
+# run's data volume, train, **detached**: the run goes on when this notebook closes, and stops
+# itself (checkpoint kept, resumable) if its spend reaches `max_usd`. It returns a handle:
 #
-# - the Modal dashboard link (logs of every container),
-# - `modal app logs <app id>` in a terminal to stream the slime job's output,
-# - `modal app stop <app id>` to stop it (the last checkpoint stays in the run's volume;
-#   launching the same config again resumes from it).
+# - `launched.status()`, `launched.logs(tail=50)`, `launched.wait()`, `launched.checkpoints()`,
+# - `launched.cancel()` to stop it (the last checkpoint stays in the run's volume; launching the
+#   same config again resumes from it),
+# - the Modal dashboard link; and from any other kernel, `gym.attach(run_name)` gives the handle back.
 #
-# From a terminal instead: put the config in a script with `app = run.build_app()` and run
-# `modal run --detach script.py`.
+# A second launch of a run that is still going is refused, naming the first. The switch
+# launches the **smoke-sized version** (this config, 3 rollouts); the full run is one marked line:
 
 # %%
+SMOKE = run.replace(num_rollout=3)  # what the switch launches: this 4-node run, 3 rollouts
+TO_LAUNCH = SMOKE                   # <- THE FULL RUN: change to `TO_LAUNCH = run` (and raise MAX_USD to its range)
+MAX_USD = 100                       # refused before anything starts when the estimate's upper bound is higher
+
+
+def cost_row(label: str, config) -> str:
+    e = estimate(config)
+    (lo, hi) = e.run_usd_range
+    return (f"| {label} | {config.resolve().config.num_rollout:,} | {e.run_hours:.1f} h | ${e.run_usd:,.0f} "
+            f"(${lo:,.0f}–${hi:,.0f}) |")
+
+
+display(Markdown("| | rollouts | time | cost (range) |\n|---|---|---|---|\n"
+                 + cost_row("smoke (the switch)", SMOKE) + "\n" + cost_row("full run", run)
+                 + f"\n\nBound for this launch: **max_usd = ${MAX_USD}**."))
 if LAUNCH_ON_MODAL:
-    launched = run.launch()
+    launched = TO_LAUNCH.launch(max_usd=MAX_USD)
     display(launched)
 else:
     print("LAUNCH_ON_MODAL is False: nothing launched.")
@@ -202,3 +260,59 @@ from gym.widgets import ControlPanel
 
 panel = ControlPanel(run)
 panel
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** A local run with `save_interval=10` is stopped after 45 rollouts (ids 0 to 44). At
+# which rollout id does `resume=True` start?
+
+# %%
+from gym.exercises import check
+
+answer_1 = None  # a rollout id
+check("05.1", answer_1)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer_1 = 40
+# ```
+#
+# Checkpoints are written after rollouts 9, 19, 29 and 39 (every `save_interval`, counting from
+# 1); the restart continues after the last one, and rollouts 40 to 44 run again. A shorter
+# interval loses less to a preemption and writes more often.
+# </details>
+#
+# **2.** Your budget is **$1,000**. Give this run (`run`) the most rollouts whose estimated cost
+# (`estimate(config).run_usd`) stays within it.
+
+# %%
+answer_2 = None  # a SlimeConfig: run.replace(num_rollout=...)
+check("05.2", answer_2, budget_usd=1000)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# per_rollout = estimate(run).run_usd / run.num_rollout   # a first guess: cost is about linear
+# answer_2 = run.replace(num_rollout=int(1000 / per_rollout))
+# while estimate(answer_2).run_usd > 1000:                # start-up is a fixed cost: step down
+#     answer_2 = answer_2.replace(num_rollout=answer_2.num_rollout - 1)
+# ```
+#
+# Cost is start-up plus rollouts × seconds per rollout × the cluster's price; the loop absorbs
+# the start-up.
+# </details>
+#
+# ## What you learned, and what is next
+#
+# - A long run needs evaluation on held-out data, W&B without a key in sight, checkpoints that
+#   survive preemption (resume loses at most `save_interval` rollouts), and a detached launch
+#   with a cost bound that you can follow, attach to and cancel.
+# - gym's estimate gives the hours and dollars before anything starts; the control panel holds
+#   the same config for one more round of changes.
+#
+# Next: **[06 · Use the trained model](06_use_the_model.ipynb)**: evaluate before and after
+# training, and serve the checkpoint.

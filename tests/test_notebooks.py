@@ -1,9 +1,13 @@
 """The lessons: in sync with their sources, committed without outputs, and executed top to bottom
-by nbclient on their default (tiny, local, free) parameters, asserting on what each one teaches."""
+by nbclient on their default (tiny, local, free) parameters, asserting on what each one teaches.
+Each lesson's exercises run twice in the same kernel: unanswered (the check says so and returns
+False), then with the solution folded under them (the check must return True)."""
 
 import json
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -13,11 +17,14 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+CHECK_LINE = re.compile(r'^check\("(?P<key>\d\d\.\d)", (?P<answer>answer_\d)(?P<rest>.*)\)$', re.M)
+SOLUTION = re.compile(r"<details><summary>Solution</summary>\s*```python\n(?P<code>.*?)```", re.S)
+LAUNCHING = ["01_quickstart", "02_scaling_nodes", "03_colocation", "05_production_run", "06_use_the_model"]
 
 
 def test_lessons_exist():
     assert LESSONS == ["01_quickstart", "02_scaling_nodes", "03_colocation", "04_throughput_knobs",
-                       "05_production_run"]
+                       "05_production_run", "06_use_the_model"]
 
 
 def test_pairs_in_sync_and_without_outputs():
@@ -26,35 +33,125 @@ def test_pairs_in_sync_and_without_outputs():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def exercises(nb) -> list[str]:
+    return [m["key"] for c in nb.cells if c.cell_type == "code" for m in CHECK_LINE.finditer(c.source)]
+
+
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_structure(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and "LAUNCH_ON_MODAL = False" in tagged[0].source
+    assert len(tagged) == 1
+    # A lesson that can launch has the switch, off; one that cannot has no dead switch.
+    assert ("LAUNCH_ON_MODAL = False" in tagged[0].source) == (name in LAUNCHING)
     assert "https://modal.com/notebooks/new/" in nb.cells[0].source and f"notebooks/{name}.ipynb" in nb.cells[0].source
-    first_code = next(c for c in nb.cells if c.cell_type == "code")
-    assert "except ImportError" in first_code.source and "pip" in first_code.source
     for section in ("What you will learn", "What a real run needs", "What to watch"):
         assert section in nb.cells[0].source
+    assert not [c for c in nb.cells if not c.source.strip()], "empty cell"
+    # The ending: what was learned, a link to what is next, 2-3 exercises each with a solution.
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## What you learned, and what is next" in text
+    assert re.search(r"\]\((0\d_\w+\.ipynb|README\.md)\)", text.split("## What you learned")[-1])
+    keys = exercises(nb)
+    assert 2 <= len(keys) <= 3 and all(k.startswith(name[:2] + ".") for k in keys)
+    assert len(SOLUTION.findall(text)) == len(keys)
+    # Every launch goes through a cost bound; the full run is one marked line away.
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert ".launch()" not in code
+    if ".launch(" in code:
+        assert code.count(".launch(") == code.count(".launch(max_usd=MAX_USD)") == 1
+        assert code.count("<- THE FULL RUN") == 1
+
+
+def install_cell(name: str) -> str:
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return next(c for c in nb.cells if c.cell_type == "code").source
+
+
+def test_install_cells_identical_and_detect_the_distribution():
+    cells = {install_cell(name) for name in LESSONS}
+    assert len(cells) == 1
+    cell = cells.pop()
+    # The distribution, not `import gym` (OpenAI Gym is also `import gym`); torch pinned as setup.sh.
+    assert "importlib.metadata.version(dist)" in cell and '_installed("slime-gym")' in cell
+    assert "torch==2.13.0" in cell and "GYM_TORCH_VERSION:-2.13.0" in (ROOT / "scripts" / "setup.sh").read_text()
+    assert "a few minutes" in cell
+
+
+def run_install_cell(tmp_path: Path, extra_path: Path | None = None) -> subprocess.CompletedProcess:
+    script = tmp_path / "install_cell.py"
+    script.write_text(install_cell("01_quickstart"))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    if extra_path:
+        env["PYTHONPATH"] = str(extra_path)
+    return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_install_cell_with_gym_installed_installs_nothing(tmp_path):
+    out = run_install_cell(tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "Installing" not in out.stdout  # slime-gym is installed here: no pip
+
+
+def test_install_cell_refuses_openai_gym(tmp_path):
+    # What pip leaves for OpenAI Gym: a dist-info record named gym.
+    site = tmp_path / "site"
+    (site / "gym-0.26.2.dist-info").mkdir(parents=True)
+    (site / "gym-0.26.2.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: gym\nVersion: 0.26.2\n")
+    out = run_install_cell(tmp_path, extra_path=site)
+    assert out.returncode != 0
+    assert "OpenAI Gym" in out.stderr and "pip uninstall -y gym" in out.stderr
+
+
+def solution_cells(nb) -> list[str]:
+    """For each exercise: its solution (the folded block under it), then its check, into _solved."""
+    cells, pending = [], None
+    for cell in nb.cells:
+        if cell.cell_type == "code" and (m := CHECK_LINE.search(cell.source)):
+            pending = m
+        elif cell.cell_type == "markdown" and pending and (sol := SOLUTION.search(cell.source)):
+            code = textwrap.dedent(sol["code"])
+            cells.append(f"{code}\n_solved[{pending['key']!r}] = check({pending['key']!r}, {pending['answer']}"
+                         f"{pending['rest']})")
+            pending = None
+    return cells
 
 
 def run_lesson(name: str, tmp_path: Path, result: str) -> dict:
-    """Execute the committed .ipynb, then evaluate `result` (a Python expression) in its kernel."""
+    """Execute the committed .ipynb, then its exercises' solutions, then evaluate `result` (a Python
+    expression) in its kernel; check that every exercise is unanswered on the defaults and right
+    with its solution."""
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(f"import json\nprint('RESULT' + json.dumps({result}))"))
-    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    keys = exercises(nb)
+    unanswered = "{" + ", ".join(f"{k!r}: check({k!r}, None)" for k in keys) + "}"
+    solutions = solution_cells(nb)
+    assert len(solutions) == len(keys)
+    nb.cells.append(nbformat.v4.new_code_cell("_unanswered = " + unanswered + "\n_solved = {}"))
+    nb.cells += [nbformat.v4.new_code_cell(code) for code in solutions]
+    nb.cells.append(nbformat.v4.new_code_cell(
+        f"import json\nprint('RESULT' + json.dumps({{**({result}), 'unanswered': _unanswered, 'solved': _solved}}))"))
+    NotebookClient(nb, timeout=1800, resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
-    return json.loads(text.split("RESULT", 1)[1])
+    r = json.loads(text.split("RESULT", 1)[1])
+    assert r["unanswered"] == {k: False for k in keys}
+    assert r["solved"] == {k: True for k in keys}, r["solved"]
+    return r
 
 
 def test_01_quickstart(tmp_path):
     r = run_lesson("01_quickstart", tmp_path, """{
         "nodes": plan.num_nodes, "dp": plan.dp, "steps": plan.steps_per_rollout, "colocate": plan.colocate,
         "first": history.window_mean(), "last": history.window_mean(last=True), "rollouts": len(history.rows),
-        "boxed": [math_reward(x, '72') for x in ("\\\\boxed{72}", "72")], "launched": LAUNCH_ON_MODAL}""")
+        "boxed": [math_reward(x, '72') for x in ("\\\\boxed{72}", "72")], "launched": LAUNCH_ON_MODAL,
+        "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(run).run_usd_range[1]],
+        "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD}""")
     assert (r["nodes"], r["dp"], r["colocate"]) == (1, 8, True)
     assert r["steps"] == 4 and r["boxed"] == [1, 0] and r["launched"] is False
     assert r["rollouts"] == 120 and r["last"] >= 0.5 and r["last"] >= 3 * r["first"]  # reward rising
+    rollouts, smoke_high, full_high = r["smoke"]
+    # The switch launches the smoke run, which its bound admits; the full run would be refused by it.
+    assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
 
 
 def test_02_scaling_nodes(tmp_path):
@@ -62,11 +159,21 @@ def test_02_scaling_nodes(tmp_path):
         "table": {n: [p.dp, p.global_batch_size, p.num_rollout, p.cluster_gpus] for n, p in plans.items()},
         "split": [split_plan.train_gpus, split_plan.rollout_gpus, split_plan.train_script],
         "production": [production.samples_per_rollout, production.steps_per_rollout, production.dp],
-        "cluster": train_info.cluster_info.size, "generations": GSM8K_TRAIN_PROMPTS * n}""")
+        "cluster": train_info.cluster_info.size, "generations": GSM8K_TRAIN_PROMPTS * n, "passes": passes,
+        "compare": [[row.nodes, row.rollouts, row.hours, row.usd, row.speedup] for row in table.rows],
+        "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(launchable).run_usd_range[1]],
+        "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD}""")
     assert r["table"] == {"1": [8, 16, 50, 8], "2": [16, 64, 200, 16], "4": [32, 128, 3000, 32]}  # the seed's table
     assert r["split"] == [24, 8, "train_async.py"]
     assert r["production"] == [512, 4, 32] and r["cluster"] == 4
-    assert r["generations"] == 59784
+    assert r["generations"] == 59784 and round(r["passes"]) == 26  # 3000 × 64 / 7473
+    # The scaling answer: the same work (3000 rollouts of 512 samples) on 1, 2, 4 nodes.
+    (n1, k1, h1, usd1, s1), (n2, k2, h2, _, s2), (n4, k4, h4, usd4, s4) = r["compare"]
+    assert (n1, n2, n4) == (1, 2, 4) and k1 == k2 == k4 == 3000 and s1 == 1.0
+    assert h1 > h2 > h4 and 1 < s2 < s4 <= 4  # faster with more nodes, never better than linear
+    assert usd4 >= usd1 * 0.9  # time, not savings
+    rollouts, smoke_high, full_high = r["smoke"]
+    assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
 
 
 def test_03_colocation(tmp_path):
@@ -77,14 +184,24 @@ def test_03_colocation(tmp_path):
         "overlap": sum(1 for a in split11.timeline for b in split11.timeline
                        if a["worker"] == "rollout" and b["worker"] == "train" and a["start"] < b["end"]
                        and b["start"] < a["end"]),
-        "R": R, "T": T, "ideal": ideal, "scripts": [c.train_script, s.train_script]}""")
+        "R": R, "T": T, "ideal": ideal, "scripts": [c.train_script, y.train_script, s.train_script],
+        "colocate": [c.colocate, y.colocate, s.colocate], "cores": cores,
+        "model": [colo_s, split_sync_seconds, async_s],
+        "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(fixed).run_usd_range[1]],
+        "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD}""")
     assert "global_batch_size=128 must be a multiple of micro_batch_size × DP = 1 × 24; nearest valid: 96 | 120 | 144" \
         in r["error"]
     gbs, samples, dp = r["fixed"]
     assert dp == 24 and gbs % 24 == 0 and samples % gbs == 0
     assert r["workers"] == ["rollout", "train"] and r["overlap"] > 0  # rollout k+1 ran during training k
     assert r["R"] > 0 and r["T"] > 0 and r["ideal"] == pytest.approx((r["R"] + r["T"]) / max(r["R"], r["T"]))
-    assert r["scripts"] == ["train.py", "train_async.py"]
+    # Three layouts: placement and schedule are separate choices.
+    assert r["scripts"] == ["train.py", "train.py", "train_async.py"] and r["colocate"] == [True, False, False]
+    assert r["cores"] >= 1
+    colo, split_sync, split_async = r["model"]
+    assert split_async < split_sync  # overlapping never costs more than adding up the same phases
+    rollouts, smoke_high, full_high = r["smoke"]
+    assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
 
 
 def test_04_throughput_knobs(tmp_path):
@@ -93,7 +210,8 @@ def test_04_throughput_knobs(tmp_path):
         "group": [p.rule for p in group_of_one], "leftover": sorted({p.rule for p in leftover}),
         "heads": [p.rule for p in heads], "memory": [(p.rule, p.severity) for p in memory],
         "everything": len([p for p in everything.problems if p.severity == "error"]),
-        "zero_std": [h.window_mean('rollout/zero_std_groups', last=True) for h in (small_groups, large_groups)]}""")
+        "zero_std": [h.window_mean('rollout/zero_std_groups', last=True) for h in (small_groups, large_groups)],
+        "packed": packed, "kv": list(kv.values()), "launch": "LAUNCH_ON_MODAL" in globals()}""")
     assert r["token_cap"] == ["warning"]
     assert r["recompute"] == ["recompute_settings"] and r["group"] == ["group_needs_two_samples"]
     assert r["leftover"] == ["engine_fits_nodes", "engine_heads_divisible", "engines_use_all_rollout_gpus"]
@@ -102,15 +220,43 @@ def test_04_throughput_knobs(tmp_path):
     assert r["everything"] >= 6
     small, large = r["zero_std"]
     assert large < small  # bigger groups: fewer groups where every answer scores the same
+    assert r["packed"]["4608"] > r["packed"]["9216"] >= 1  # a smaller budget: more micro-batches
+    assert r["kv"] == sorted(r["kv"]) and r["kv"][0] < r["kv"][-1]  # a bigger memory share holds more tokens
+    assert r["launch"] is False  # no dead switch
 
 
 def test_05_production_run(tmp_path):
     r = run_lesson("05_production_run", tmp_path, """{
         "ids": [row["rollout_id"] for row in resumed.rows], "stopped": first_part.rows[-1]["rollout_id"],
         "evals": len(evals), "key_in_argv": "--wandb-key" in argv, "cluster": info.cluster_info.size,
-        "retries": info.max_retries, "panel_argv": panel.config.slime_argv() == run.slime_argv(),
-        "usd": plan.usd_per_hour, "estimate": list(estimate.usd)}""")
+        "panel_argv": panel.config.slime_argv() == run.slime_argv(),
+        "usd": plan.usd_per_hour, "estimate": [perf.run_usd, *perf.run_usd_range],
+        "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(run).run_usd_range[1]],
+        "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD}""")
     assert r["ids"] == list(range(60)) and r["stopped"] == 29
     assert r["evals"] == 6 and r["key_in_argv"] is False
-    assert r["cluster"] == 4 and r["retries"] >= 1 and r["panel_argv"] is True
-    assert r["estimate"][0] < r["estimate"][1]
+    assert r["cluster"] == 4 and r["panel_argv"] is True
+    low, high = r["estimate"][1:]
+    assert low < r["estimate"][0] < high
+    rollouts, smoke_high, full_high = r["smoke"]
+    assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
+
+
+def test_06_use_the_model(tmp_path):
+    r = run_lesson("06_use_the_model", tmp_path, """{
+        "held_out": [before.accuracy, after.accuracy, [a.prompt for a in after.answers]],
+        "practised": [practised_before.accuracy, practised_after.accuracy],
+        "rollouts": len(history.rows), "weights": [before.weights, after.weights],
+        "serve": [evaluate_info.gpus, serve_info.web_info is not None, serve_info.web_info.unauthenticated,
+                  sorted(v.name for v in serve_info.volumes.values()), serving.bound_usd, MAX_USD],
+        "launched": LAUNCH_ON_MODAL}""")
+    before, after, prompts = r["held_out"]
+    assert sorted(prompts) == sorted(f"What is {a} + {b}?" for a, b in [(1, 3), (4, 2), (0, 4), (3, 3), (2, 1)])
+    p_before, p_after = r["practised"]
+    assert r["rollouts"] == 100 and r["weights"][0] == "before training" and "100 rollouts" in r["weights"][1]
+    assert before <= 0.2 and p_before <= 0.2  # the starting weights answer (almost) nothing right
+    assert p_after >= p_before + 0.4  # training taught the practised sums
+    gpus, web, public, volumes, bound, max_usd = r["serve"]
+    assert gpus == [["H100", 1]] and web and public is False  # one GPU, a web endpoint behind proxy auth
+    assert any(v.endswith("-checkpoints") for v in volumes) and bound <= max_usd
+    assert r["launched"] is False
