@@ -34,7 +34,7 @@ PEAK_WARNING_SHARE = 0.9
 """A plan warns when an estimated peak exceeds this share of the GPU."""
 PHASES = ("generate", "log_probs", "train", "update_weights", "switch")
 
-__all__ = ["GPUS", "GPUSpec", "PerfEstimate", "estimate", "estimate_resolved", "gpu_spec"]
+__all__ = ["GPUS", "GPUSpec", "PerfEstimate", "estimate", "estimate_resolved", "gpu_spec", "run_limit_hours"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,18 @@ def _lengths(c, mean_response, mean_prompt) -> tuple[float, float, int]:
         mean_prompt = c.rollout_max_prompt_len / 2 if c.rollout_max_prompt_len else DEFAULT_PROMPT_TOKENS
     prompt_max = c.rollout_max_prompt_len or 2 * DEFAULT_PROMPT_TOKENS
     return float(min(response, c.rollout_max_response_len)), float(mean_prompt), int(prompt_max)
+
+
+def run_limit_hours() -> float:
+    """The longest run gym's Modal app allows: its train function's timeout times its attempts
+    (`gym.launch.app`: `max_run_seconds()` when it defines one, else TRAIN_TIMEOUT_S × (1 +
+    TRAIN_RETRIES): each retry resumes from the latest checkpoint)."""
+    from gym.launch import app
+
+    fn = getattr(app, "max_run_seconds", None)
+    if callable(fn):
+        return fn() / 3600
+    return app.TRAIN_TIMEOUT_S * (1 + app.TRAIN_RETRIES) / 3600
 
 
 def usd_per_hour(c) -> float:

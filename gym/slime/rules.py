@@ -541,17 +541,43 @@ def engine_heads_divisible(r: Resolved) -> Iterator[Problem]:
                       fixes("rollout_num_gpus_per_engine", nearest([d for d in divisors(heads) if d <= 8], g)))
 
 
+def _perf_problems(r: Resolved, rule_name: str) -> list[Problem]:
+    """The performance model's memory verdicts of one kind (gym.perf.verdict). Silent when the
+    model has nothing to say: a GPU without specs or a broken count is reported by its own rule."""
+    from gym.errors import ConfigError
+    from gym.perf import estimate_resolved
+
+    try:
+        estimate = estimate_resolved(r)
+    except (ConfigError, ArithmeticError, TypeError, ValueError):
+        return []
+    return [p for p in estimate.problems if p.rule == rule_name]
+
+
 @rule
 def memory_fraction_range(r: Resolved) -> Iterator[Problem]:
-    """0 < sglang_mem_fraction_static < 1; colocated runs need room for Megatron (≤ 0.85)."""
+    """0 < sglang_mem_fraction_static < 1; colocated, SGLang's share + Megatron's sleeping residual
+    + CUDA graphs must fit the GPU (error) and stay under 90% of it (warning) — the model's verdict."""
     f = r.config.sglang_mem_fraction_static
     if not 0 < f < 1:
         yield problem("sglang_mem_fraction_static", f"0 < sglang_mem_fraction_static < 1 must hold; it is {f}",
                       fixes("sglang_mem_fraction_static", [0.7]))
-    elif r.config.colocate and f > 0.85:
-        yield problem("sglang_mem_fraction_static",
-                      f"sglang_mem_fraction_static={f} leaves {1 - f:.0%} of each GPU for Megatron while colocated "
-                      "(slime's scripts use 0.7)", fixes("sglang_mem_fraction_static", [0.7, 0.8]), severity="warning")
+        return
+    yield from _perf_problems(r, "memory_fraction_range")
+
+
+@rule
+def memory_fits(r: Resolved) -> Iterator[Problem]:
+    """Training memory per GPU (gym.perf): weights + grads + optimizer + activations + fp32 logits +
+    overhead ≤ the GPU (error, with the breakdown and fixes that fit); above 90% of it: warning."""
+    yield from _perf_problems(r, "memory_fits")
+
+
+@rule
+def kv_pool_fits(r: Resolved) -> Iterator[Problem]:
+    """SGLang's KV pool (fraction × free − weights) holds at least one sample of maximum length."""
+    if 0 < r.config.sglang_mem_fraction_static < 1:
+        yield from _perf_problems(r, "kv_pool_fits")
 
 
 @rule
