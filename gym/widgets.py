@@ -125,13 +125,14 @@ class ControlPanel:
     def refresh(self) -> None:
         """Validate and plan the current config; update every view in place."""
         from gym.estimate import estimate_run
-        from gym.plots import gpu_map_svg
+        from gym.plots import gpu_map_svg, perf_summary_html
         from gym.slime.plan import make_plan
+        from gym.slime.rules import check
 
         try:
             config = self.config
             resolved = config.resolve()
-            problems = config.problems()
+            problems = check(resolved)  # the same resolution as the plan: one performance estimate
         except ConfigError as err:  # a bad value the config itself refuses (e.g. two cluster sizes)
             self._show_problems(err.problems)
             self.launch_button.disabled = True
@@ -149,7 +150,8 @@ class ControlPanel:
         self.map_html.value = gpu_map_svg(plan) if plan.cluster_gpus <= 128 else ""
         price = f"<b>${plan.usd_per_hour:,.2f} per hour</b> for {plan.cluster_gpus} × {plan.gpu_type}"
         estimate = "" if errors else f"<br>{html.escape(str(estimate_run(resolved, plan)))}"
-        self.cost_html.value = price + estimate
+        charts = perf_summary_html(plan.perf) if plan.perf is not None else ""
+        self.cost_html.value = price + estimate + charts
         from gym.codegen import config_to_code
 
         self.code_html.value = f"<pre>{html.escape(config_to_code(config))}</pre>"
