@@ -51,7 +51,7 @@ def test_qwen3_4b_training_parts_by_hand():
     assert t["weights"] == pytest.approx(2 * params / GIB)
     assert t["grads"] == pytest.approx(4 * params / GIB)
     assert t["optimizer"] == pytest.approx(12 * params / 8 / GIB)
-    assert t["logits"] == pytest.approx(9216 * 151936 * (4 * 3 + 2) / GIB)  # 3 fp32 copies + bf16
+    assert t["logits"] == pytest.approx(9216 * 151936 * 4 * 3 / GIB)  # 3 fp32 copies
     assert set(t) == {"weights", "grads", "optimizer", "activations", "logits", "reference", "overhead"}
     assert e.train_memory_gib == pytest.approx(sum(t.values()))
     assert e.gpu_memory_gib == 79.65
@@ -165,8 +165,13 @@ def test_kv_pool_that_cannot_hold_a_sample_is_an_error():
 
 
 def test_near_full_gpu_is_a_plan_warning():
-    plan = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=16384).plan()
+    plan = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=18432).plan()
     assert any(w.rule == "memory_fits" for w in plan.warnings)
+    # just over the GPU by the point estimate, within the model's error: a warning, not a refusal
+    over = SlimeConfig(model=Qwen3_4B(), num_nodes=2, recompute_granularity="selective")
+    e = estimate(over)
+    assert 1 < e.train_share < 1.1 and not e.fits
+    assert [w.severity for w in over.plan().warnings if w.rule == "memory_fits"] == ["warning"]
     assert not any(w.rule == "memory_fits" for w in SlimeConfig(model=Qwen3_4B()).plan().warnings)
 
 

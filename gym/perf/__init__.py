@@ -61,7 +61,8 @@ class PerfEstimate:
     run_usd: float
     run_usd_range: tuple[float, float]
     fits: bool
-    """True when training and rollout both fit their GPUs (peaks ≤ capacity, KV holds one sample)."""
+    """True when training and rollout both fit their GPUs by the point estimate (peaks ≤ capacity,
+    the KV pool holds one sample). Validation refuses only clear misses (gym.perf.verdict)."""
     assumptions: str
     rollout_memory_gib: float = 0.0
     """Peak per rollout GPU during generation, GiB."""
@@ -170,7 +171,8 @@ def estimate_resolved(r, *, mean_response_tokens: float | None = None,
     from gym.perf.verdict import memory_problems
 
     problems = memory_problems(r, spec, train, rollout, kv_tokens, pool, longest)
-    fits = not any(p.severity == "error" for p in problems)
+    fits = (not any(p.severity == "error" for p in problems) and train_peak <= spec.memory_gib
+            and (not lay.colocate or rollout_peak <= spec.memory_gib))
     result = PerfEstimate(
         train_memory_gib=train_peak, train_memory=train, gpu_memory_gib=spec.memory_gib,
         kv_cache_tokens=kv_tokens, rollout_memory=rollout, step_seconds=step, step_seconds_range=step_range,

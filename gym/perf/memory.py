@@ -44,7 +44,8 @@ LOGITS_FP32_COPIES = 3
 """Full-vocabulary fp32 tensors alive at once per micro-batch in slime's loss/log-prob path:
 Float16Module's upcast of the logits, then `logits.clone()` for the log-probs and another for
 the entropy (slime/utils/ppo_utils.py `calculate_log_probs_and_entropy`; slime PR #2011 "keeps
-one working copy of the logits instead of two clones"). The bf16 output is counted as well."""
+one working copy of the logits instead of two clones"). The bf16 output is not kept: neither
+the upcast's nor the output layer's backward needs it."""
 SGLANG_DEFAULT_META_MIB = 512
 """SGLang's default mem_fraction_static reserve (server_args `_handle_gpu_memory_settings`,
 v0.5): 512 MiB metadata + 1.5 × chunked_prefill_size MiB activations + 2 × cuda_graph_max_bs MiB
@@ -146,9 +147,9 @@ def activation_gib(c, arch, lay, tokens: int) -> float:
 
 
 def logits_gib(arch, lay, tokens: int) -> float:
-    """fp32 logits copies (and the bf16 output) of one micro-batch on the last stage, vocab ÷ TP."""
+    """fp32 logits copies of one micro-batch on the last stage, vocab ÷ TP."""
     per_copy = tokens * arch.vocab_size / lay.tp
-    return per_copy * (4 * LOGITS_FP32_COPIES + 2) / GIB
+    return per_copy * 4 * LOGITS_FP32_COPIES / GIB
 
 
 def train_memory(c, arch, lay, prompt_max: int) -> dict[str, float]:

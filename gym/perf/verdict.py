@@ -15,6 +15,11 @@ from __future__ import annotations
 from gym.errors import Fix, Problem
 from gym.perf import memory as mem
 
+MEMORY_MODEL_ERROR = 0.10
+"""Training peaks are refused only when above the GPU by more than this share. The weights, KV
+pool and CUDA graphs reproduce SGLang's logs within 1.3% (rows 16, 17), but activations and the
+fp32 logits copies are derived from the code, not measured on a GPU; between 100% and 110% the
+plan warns "likely out of memory" instead (and `PerfEstimate.fits` is False)."""
 TRAIN_RULE = "memory_fits"
 KV_RULE = "kv_pool_fits"
 ROLLOUT_RULE = "memory_fraction_range"
@@ -41,11 +46,14 @@ def memory_problems(r, spec, train: dict, rollout: dict, kv_tokens: int, pool: f
             f"{static:.1f} GiB > {cap:.1f} GiB {where}: cannot fit before any activation",
             _fixes(r, "train"), rule=TRAIN_RULE))
     elif peak > cap:
+        tokens = mem.micro_batch_tokens(c, lay, longest - c.rollout_max_response_len)
+        sure = peak > cap * (1 + MEMORY_MODEL_ERROR)
         out.append(Problem(
             ("max_tokens_per_gpu", "tensor_model_parallel_size", "recompute_granularity"),
             f"training peak = {_breakdown(train)} = {peak:.1f} GiB > {cap:.1f} GiB {where} (micro-batch of "
-            f"{mem.micro_batch_tokens(c, lay, longest - c.rollout_max_response_len):,} tokens): out of memory",
-            _fixes(r, "train"), rule=TRAIN_RULE))
+            f"{tokens:,} tokens): " + ("out of memory" if sure else
+                                       f"likely out of memory (within the model's ±{MEMORY_MODEL_ERROR:.0%})"),
+            _fixes(r, "train", warn=not sure), severity="error" if sure else "warning", rule=TRAIN_RULE))
     elif peak > PEAK_WARNING_SHARE * cap:
         out.append(Problem(
             ("max_tokens_per_gpu", "tensor_model_parallel_size"),
@@ -111,8 +119,8 @@ def _candidates(r, kind: str) -> list[dict]:
 
 
 def _fixes(r, kind: str, warn: bool = False) -> tuple[Fix, ...]:
-    """Up to three candidate changes after which the model finds no error (and, for warnings, none
-    of this kind at all)."""
+    """Up to three candidate changes after which the model says the config fits (no error, peaks
+    within the GPU; for warnings, no problem of this kind at all)."""
     from gym.perf import estimate
 
     global _searching
@@ -128,7 +136,7 @@ def _fixes(r, kind: str, warn: bool = False) -> tuple[Fix, ...]:
             except Exception:  # a candidate the config itself refuses: not a fix
                 continue
             same = [p for p in est.problems if p.rule == rule]
-            if not any(p.severity == "error" for p in est.problems) and not (warn and same):
+            if est.fits and not any(p.severity == "error" for p in est.problems) and not (warn and same):
                 found.append(Fix(changes))
             if len(found) == 3:
                 break
