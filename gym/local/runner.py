@@ -29,7 +29,7 @@ TOKENIZER_MERGES = 0
 
 def should_run_periodic_action(rollout_id: int, interval: int | None, num_rollout: int | None = None) -> bool:
     """slime's rule: every `interval` rollouts (counting from 1), and at the last rollout when given."""
-    if interval is None:
+    if not interval:  # None or 0: never
         return False
     if num_rollout is not None and rollout_id == num_rollout - 1:
         return True

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from gym import pricing
 from gym.errors import Problem
+from gym.launch.checkpoints import save_gib
 from gym.launch.resources import TRAIN_CPU_CORES, train_memory_gib
 from gym.slime.config import Resolved
 
@@ -52,6 +53,10 @@ class Plan:
     total_steps: int
     train_script: str
     usd_per_hour: float
+    keep_checkpoints: int = 3
+    """Saves kept on the run's checkpoint volume (older ones are deleted)."""
+    checkpoint_gib: float = 0.0
+    """Size of one save in GiB (weights, fp32 master weights, Adam states)."""
     derived: dict[str, str] = field(default_factory=dict)
     warnings: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = ()
@@ -113,6 +118,10 @@ class Plan:
             ("cost", "price per hour", f"${self.usd_per_hour:,.2f}  (Modal list prices of {pricing.PRICES_AS_OF}: GPUs, "
                                           f"{TRAIN_CPU_CORES:g} cores and memory per node)"),
         ]
+        rows.append(("storage", "checkpoints",
+                     f"~{self.checkpoint_gib * (self.keep_checkpoints + 1):,.0f} GiB at most = "
+                     f"({self.keep_checkpoints} kept + 1 being written) × ~{self.checkpoint_gib:,.0f} GiB "
+                     f"in volume {self.name}-checkpoints"))
         rows += self._perf_rows()
         rows += [("note", "note", n) for n in self.notes]
         rows += [("warning", ", ".join(w.fields), w.message) for w in self.warnings]
@@ -191,7 +200,8 @@ def make_plan(r: Resolved, warnings: list[Problem] | tuple[Problem, ...] = ()) -
         rollout_batch_size=c.rollout_batch_size, n_samples_per_prompt=c.n_samples_per_prompt,
         samples_per_rollout=r.samples_per_rollout, global_batch_size=gbs, steps_per_rollout=steps,
         num_rollout=c.num_rollout, total_steps=c.num_rollout * steps, train_script=r.train_script,
-        usd_per_hour=price, derived=dict(r.derived), warnings=tuple(w for w in warnings if w.severity == "warning"),
+        usd_per_hour=price, keep_checkpoints=c.keep_checkpoints,
+        checkpoint_gib=save_gib(r.model.architecture.approx_params()), derived=dict(r.derived), warnings=tuple(w for w in warnings if w.severity == "warning"),
         notes=tuple(notes), perf=perf, run_limit_hours=limit)
 
 

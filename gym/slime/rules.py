@@ -164,9 +164,11 @@ POSITIVE_INTS = (
     "context_parallel_size", "expert_model_parallel_size", "expert_tensor_parallel_size",
     "rollout_num_gpus_per_engine", "rollout_batch_size", "n_samples_per_prompt", "global_batch_size",
     "micro_batch_size", "num_rollout", "max_tokens_per_gpu", "rollout_max_response_len",
-    "rollout_max_prompt_len", "update_weights_interval", "save_interval", "eval_interval",
-    "n_samples_per_eval_prompt", "eval_max_response_len", "recompute_num_layers",
+    "rollout_max_prompt_len", "update_weights_interval", "save_interval",
+    "n_samples_per_eval_prompt", "eval_max_response_len", "recompute_num_layers", "keep_checkpoints",
 )
+NON_NEGATIVE_INTS = ("eval_interval",)
+"""Counts where 0 means "never" (eval_interval=0 turns eval off)."""
 
 
 @rule
@@ -176,6 +178,10 @@ def positive_counts(r: Resolved) -> Iterator[Problem]:
         value = getattr(r.config, name)
         if value is not None and value < 1:
             yield problem(name, f"{name}={value} must be ≥ 1", fixes(name, [1]))
+    for name in NON_NEGATIVE_INTS:
+        value = getattr(r.config, name)
+        if value is not None and value < 0:
+            yield problem(name, f"{name}={value} must be ≥ 0 (0: never)", fixes(name, [0]))
 
 
 @rule
@@ -782,7 +788,7 @@ def dataset_files(r: Resolved) -> Iterator[Problem]:
 def eval_needs_data(r: Resolved) -> Iterator[Problem]:
     """slime: eval_interval needs eval data."""
     c = r.config
-    if c.eval_interval is not None and not r.dataset.eval_prompt_data:
+    if c.eval_interval and not r.dataset.eval_prompt_data:
         yield problem(("eval_interval", "dataset"),
                       f"eval_interval={c.eval_interval} needs eval data, but dataset {r.dataset.name!r} has none",
                       fixes("eval_interval", [None]))
