@@ -354,3 +354,8 @@ def test_help_describes_what_modal_runs(capsys):
         main(["run", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "seed's production run" in out and "--max-usd" in out and "--no-eval" in out
+
+
+def test_status_without_credentials_exits_3_naming_the_fix(capsys):
+    assert main(["status", "gym-smoke-1n-colo"]) == 3
+    assert "no Modal credentials" in capsys.readouterr().err
