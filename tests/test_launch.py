@@ -359,3 +359,21 @@ def test_help_describes_what_modal_runs(capsys):
 def test_status_without_credentials_exits_3_naming_the_fix(capsys):
     assert main(["status", "gym-smoke-1n-colo"]) == 3
     assert "no Modal credentials" in capsys.readouterr().err
+
+
+# ---- 4. the control panel's Modal launch ---------------------------------------------------------------
+
+def test_panel_shows_the_bound_and_one_click_never_starts_an_expensive_run():
+    from gym.widgets import ControlPanel
+
+    panel = ControlPanel(seed_production_config())
+    bound = cost_bound(panel.config)
+    assert panel.max_usd.value == DEFAULT_MAX_USD  # starts at $50, not at the bound
+    assert f"estimated at most ${bound:,.2f}" in panel.modal_bound.value and "Launch will refuse" in panel.modal_bound.value
+    panel.backend.value = "modal"
+    panel.launch_button.click()
+    assert "estimated at up to" in panel.status.value and "nothing was created" in panel.status.value
+    panel.set(num_rollout=2)  # a small run: within $50, so the launch goes on to the credentials check
+    assert "Launch will refuse" not in panel.modal_bound.value
+    panel.launch_button.click()
+    assert "no Modal credentials" in panel.status.value
