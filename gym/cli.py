@@ -175,25 +175,36 @@ def cmd_smoke(args) -> int:
     return _launch(config, args.max_usd, SMOKE_STAGES, follow=True)
 
 
-def cmd_status(args) -> int:
+def _on_run(args, action) -> int:
+    """Attach to a Modal run by name and act on it; Modal errors (no credentials, no such run)
+    are printed without a traceback and exit 3."""
+    from modal.exception import Error as ModalError
+
+    from gym.launch.launcher import missing_credentials
     from gym.launch.runs import attach
 
-    print(attach(args.name).status())
+    reason = missing_credentials()
+    if reason:
+        print(reason, file=sys.stderr)
+        return 3
+    try:
+        action(attach(args.name))
+    except (KeyError, ModalError) as err:
+        print(str(err).strip("'\""), file=sys.stderr)
+        return 3
     return 0
+
+
+def cmd_status(args) -> int:
+    return _on_run(args, lambda run: print(run.status()))
 
 
 def cmd_logs(args) -> int:
-    from gym.launch.runs import attach
-
-    print(attach(args.name).logs(tail=args.tail), end="")
-    return 0
+    return _on_run(args, lambda run: print(run.logs(tail=args.tail), end=""))
 
 
 def cmd_cancel(args) -> int:
-    from gym.launch.runs import attach
-
-    print(attach(args.name).cancel())
-    return 0
+    return _on_run(args, lambda run: print(run.cancel()))
 
 
 def run_locally(args) -> int:

@@ -142,7 +142,8 @@ def slime_image(shipment: Shipment):
 
 def build_app(r: Resolved):
     """The `modal.App` of a resolved, validated config, with its functions as attributes
-    (`app.download_model`, `app.prepare_dataset`, `app.train`) and the launch data as `app.gym`."""
+    (`app.pipeline`, `app.download_model`, `app.prepare_dataset`, `app.train`) and the launch data as
+    `app.gym`."""
     return build_run_app(r).app
 
 
