@@ -57,10 +57,10 @@ def recorder(tmp_path, monkeypatch):
 # ---- 1. nothing ignored silently -------------------------------------------------------------------
 
 def test_refused_extra_args_are_named_in_one_error_before_anything(tiny, tmp_path):
-    config = tiny(extra_args=["--use-tis", "--ref-update-interval", "2", "--rollout-top-k", "5"])
+    config = tiny(extra_args=["--use-opsm", "--ref-update-interval", "2", "--rollout-top-k", "5"])
     with pytest.raises(ConfigError) as err:
         run(config, tmp_path)
-    for flag in ("--use-tis", "--ref-update-interval", "--rollout-top-k"):
+    for flag in ("--use-opsm", "--ref-update-interval", "--rollout-top-k"):
         assert flag in str(err.value)
     assert not (tmp_path / "runs").exists()
 
@@ -150,6 +150,30 @@ def test_per_token_loss_and_unbiased_kl():
     assert grpo.kl_to_reference(logp, ref, "k3", importance_ratio=torch.tensor([2.0])) == pytest.approx(2 * plain)
 
 
+def _tiny_rollout(temperature=1.0, top_p=1.0):
+    tok = build_tokenizer(["What is 3 + 4?", "user\n", "assistant\n", "0123456789"])
+    model = build_model(Qwen3_4B().architecture, len(tok), 0, tok.pad_token_id)
+    prompt = tok(tok.apply_chat_template([{"role": "user", "content": "What is 3 + 4?"}], tokenize=False,
+                                         add_generation_prompt=True), add_special_tokens=False).input_ids
+    ids, mask = grpo.left_pad([prompt, prompt[2:]], tok.pad_token_id)
+    responses, rmask, nucleus, sampled = grpo.generate(model, ids, mask, 4, 6, temperature, top_p, tok.eos_token_id,
+                                                       tok.pad_token_id, torch.Generator().manual_seed(0),
+                                                       details=True)
+    return model, grpo.Rollout(ids, mask, responses, rmask, torch.zeros(8), torch.zeros(8), nucleus, sampled)
+
+
+def test_tis_weights_the_loss_by_the_clamped_rollout_ratio():
+    model, rollout = _tiny_rollout()
+    rollout.advantages = torch.ones(8)
+    rollout.rollout_logprobs = rollout.rollout_logprobs - math.log(4)  # the rollout engine was 4× less sure
+    frozen = torch.optim.SGD(model.parameters(), lr=0.0)
+    plain = grpo.train_on_rollout(model, frozen, rollout, global_batch_size=8, settings=grpo.LossSettings())
+    tis = grpo.train_on_rollout(model, frozen, rollout, global_batch_size=8, settings=grpo.LossSettings(use_tis=True))
+    assert tis["train/tis"] == pytest.approx(4.0, rel=1e-3) and tis["train/tis_clipfrac"] == 1.0
+    assert plain["train/pg_loss"] == pytest.approx(-1.0)  # ratio 1, advantage 1
+    assert tis["train/pg_loss"] == pytest.approx(-2.0, rel=1e-4)  # weighted by 4, clamped to tis_clip=2
+
+
 def test_lr_schedule_is_megatrons():
     linear = grpo.LRSchedule(lr=1.0, warmup_steps=2, decay_steps=6, style="linear")
     assert [linear.lr_at(k) for k in range(8)] == pytest.approx([0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0])
@@ -172,16 +196,10 @@ def test_run_follows_the_lr_schedule(tiny, tmp_path):
 
 @pytest.mark.parametrize("temperature,top_p", [(0.6, 1.0), (1.0, 0.7), (1.5, 0.8)])
 def test_training_logprobs_equal_the_sampling_distribution(temperature, top_p):
-    tok = build_tokenizer(["What is 3 + 4?", "user\n", "assistant\n", "0123456789"])
-    model = build_model(Qwen3_4B().architecture, len(tok), 0, tok.pad_token_id)
-    prompt = tok(tok.apply_chat_template([{"role": "user", "content": "What is 3 + 4?"}], tokenize=False,
-                                         add_generation_prompt=True), add_special_tokens=False).input_ids
-    ids, mask = grpo.left_pad([prompt, prompt[2:]], tok.pad_token_id)
-    responses, rmask, nucleus, sampled = grpo.generate(model, ids, mask, 4, 6, temperature, top_p, tok.eos_token_id,
-                                                       tok.pad_token_id, torch.Generator().manual_seed(0),
-                                                       details=True)
+    model, rollout = _tiny_rollout(temperature, top_p)
+    ids, mask, responses, rmask = rollout.prompt_ids, rollout.prompt_mask, rollout.responses, rollout.response_mask
+    nucleus, sampled = rollout.nucleus, rollout.rollout_logprobs
     assert (nucleus is None) == (top_p == 1.0)
-    rollout = grpo.Rollout(ids, mask, responses, rmask, torch.zeros(8), torch.zeros(8), nucleus, sampled)
     with torch.no_grad():
         trained, _ = grpo.response_logprobs(model, rollout, slice(0, 8), temperature=temperature)
         untempered, _ = grpo.response_logprobs(model, grpo.Rollout(ids, mask, responses, rmask, torch.zeros(8),

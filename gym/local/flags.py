@@ -39,14 +39,15 @@ IMPLEMENTED = {
     "--eval-temperature": "eval sampling temperature",
     "--eval-top-p": "eval nucleus",
     "--metadata-key": "the dataset column read into sample.metadata",
+    "--use-tis": "truncated importance sampling: the loss weighted by clamp(exp(old − rollout log-prob))",
+    "--get-mismatch-metrics": "rollout/training mismatch metrics (and, as on slime, the TIS weights)",
+    "--tis-clip": "TIS upper clamp", "--tis-clip-low": "TIS lower clamp",
 }
 """extra_args flags the local backend implements as slime does -> what they change."""
 
 REFUSED = {
     # slime: algorithm
-    "--use-tis": "truncated importance sampling (rollout vs training log-probs)",
-    "--get-mismatch-metrics": "applies the TIS weights to the loss",
-    "--tis-clip": "TIS", "--tis-clip-low": "TIS", "--custom-tis-function-path": "TIS",
+    "--custom-tis-function-path": "a custom TIS function",
     "--ref-update-interval": "the reference model is periodically replaced by the policy",
     "--use-opsm": "off-policy sequence masking", "--opsm-delta": "off-policy sequence masking",
     "--use-opd": "on-policy distillation", "--opd-kl-coef": "on-policy distillation",

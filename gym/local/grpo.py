@@ -101,6 +101,11 @@ class LossSettings:
     temperature: float = 1.0
     """rollout_temperature: logits are divided by it before log-probs, entropy and the reference pass."""
     clip_grad: float = 1.0
+    use_tis: bool = False
+    """Truncated importance sampling (--use-tis, or --get-mismatch-metrics which applies it too): the
+    policy loss per token × clamp(exp(old − rollout log-prob), tis_clip_low, tis_clip)."""
+    tis_clip: float = 2.0
+    tis_clip_low: float = 0.0
 
 
 def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -421,6 +426,15 @@ def train_on_rollout(model, optimizer, rollout: Rollout, *, global_batch_size: i
         if rollout.rollout_logprobs is not None:  # slime's train_rollout_logprob_abs_diff: 0 when on-policy
             diff = (old - rollout.rollout_logprobs[samples]).abs()
             metrics["train/train_rollout_logprob_abs_diff"] = reduce(diff, mask).item()
+        if s.use_tis:  # slime's vanilla_tis_function: the trainer's old log-probs vs the rollout's
+            if rollout.rollout_logprobs is None:
+                raise ValueError("use_tis needs the rollout's log-probs")
+            tis = (old - rollout.rollout_logprobs[samples]).exp()
+            weights = tis.clamp(min=s.tis_clip_low, max=s.tis_clip)
+            pg_loss = reduce(pg * weights, mask)
+            loss = pg_loss - s.entropy_coef * entropy_loss
+            metrics.update({"train/pg_loss": pg_loss.item(), "train/tis": reduce(tis, mask).item(),
+                            "train/tis_clipfrac": reduce((weights != tis).float(), mask).item()})
         if s.use_kl_loss and ref is not None:
             ratio = (logp - old).exp() if s.use_unbiased_kl else None
             kl_loss = reduce(kl_to_reference(logp, ref[k], s.kl_loss_type, ratio), mask)

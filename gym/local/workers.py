@@ -65,7 +65,9 @@ def loss_settings(config) -> grpo.LossSettings:
         use_unbiased_kl=bool(flags.get("use_unbiased_kl", False)), kl_coef=config.kl_coef,
         gamma=flags.get("gamma", 1.0), normalize_advantages=config.normalize_advantages,
         calculate_per_token_loss=bool(flags.get("calculate_per_token_loss", False)),
-        temperature=config.rollout_temperature, clip_grad=config.clip_grad)
+        temperature=config.rollout_temperature, clip_grad=config.clip_grad,
+        use_tis=bool(flags.get("use_tis", False) or flags.get("get_mismatch_metrics", False)),
+        tis_clip=flags.get("tis_clip", 2.0), tis_clip_low=flags.get("tis_clip_low", 0.0))
 
 
 def steps_per_rollout(config) -> int:
