@@ -111,6 +111,6 @@ def test_05_production_run(tmp_path):
         "retries": info.max_retries, "panel_argv": panel.config.slime_argv() == run.slime_argv(),
         "usd": plan.usd_per_hour, "estimate": list(estimate.usd)}""")
     assert r["ids"] == list(range(60)) and r["stopped"] == 29
-    assert r["evals"] == 6 and r["key_in_argv"] is False
+    assert r["evals"] == 7 and r["key_in_argv"] is False  # before training, then every 10 of 60 rollouts
     assert r["cluster"] == 4 and r["retries"] >= 1 and r["panel_argv"] is True
     assert r["estimate"][0] < r["estimate"][1]

@@ -492,12 +492,14 @@ def lr_warmup_within_run(r: Resolved) -> Iterator[Problem]:
 
 @rule
 def group_needs_two_samples(r: Resolved) -> Iterator[Problem]:
-    """GRPO-style estimators need n_samples_per_prompt ≥ 2 (a group of one has zero advantage)."""
+    """GRPO-style estimators need n_samples_per_prompt ≥ 2: slime divides each group's centred
+    rewards by the group's std with Bessel's correction, which for one sample is NaN."""
     c = r.config
     if c.advantage_estimator in GROUP_ESTIMATORS and c.n_samples_per_prompt < 2:
         yield problem("n_samples_per_prompt",
                       f"{c.advantage_estimator} compares samples of the same prompt: n_samples_per_prompt="
-                      f"{c.n_samples_per_prompt} must be ≥ 2", fixes("n_samples_per_prompt", [4, 8, 16]))
+                      f"{c.n_samples_per_prompt} must be ≥ 2 (slime divides by the group's std, which for one "
+                      "sample is NaN: every advantage would be NaN)", fixes("n_samples_per_prompt", [4, 8, 16]))
 
 
 @rule
