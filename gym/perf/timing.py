@@ -28,8 +28,8 @@ from gym.perf import memory as mem
 
 # ---- Rollout (SGLang) -----------------------------------------------------------------------------
 DECODE_BANDWIDTH_EFFICIENCY = 0.6
-"""Share of HBM bandwidth a decode step achieves (weights + KV reads). Fitted to rows 3 and 7
-(Qwen3-0.6B on H100, Qwen3-VL-4B on H200; slime colocated) with row 13's generation share."""
+"""Share of HBM bandwidth a decode step achieves (weights + KV reads). Set with rows 3 and 7 in
+view (Qwen3-0.6B on H100, Qwen3-VL-4B on H200; slime colocated) and row 13 (NeMo-RL, Llama 8B)."""
 DECODE_LAYER_LATENCY_S = 40e-6
 """Fixed cost per layer per decode step (kernel launches within a CUDA graph, sampling, scheduler):
 row 3's 0.6B model cannot decode faster than ~500 tokens/s per sequence on H100."""
