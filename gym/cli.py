@@ -1,11 +1,15 @@
-"""Command line: `python -m gym plan|argv|run`.
+"""Command line: `python -m gym plan|argv|run|smoke|status|logs|cancel`.
 
     python -m gym plan --model Qwen3-4B --nodes 4 --no-colocate
     python -m gym argv --model Qwen3-8B --set global_batch_size=64 --set num_rollout=100
     python -m gym run                      # the course's main job (see `run --help`)
+    python -m gym smoke --dry-run          # the cheapest real Modal run: its plan and price bound
+    python -m gym run --backend modal --rollouts 100 --max-usd 400
 
 Any SlimeConfig field can be set with `--set field=value` (ints, floats, true/false, none,
-or text). Invalid configs print every problem and exit with status 2; nothing is launched.
+JSON lists/objects such as `--set 'extra_args=["--log-probs-chunk-size", "512"]'`, or text).
+Invalid configs print every problem and exit with status 2; a launch refused before anything was
+created (cost bound, credentials, secrets, a live run of the same name) exits with status 3.
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ from gym.errors import ConfigError
 
 
 def _parse_value(text: str):
+    if text.lstrip().startswith(("[", "{", '"')):
+        import json
+
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise SystemExit(f"--set value {text!r} is not valid JSON: {err}") from None
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
@@ -45,6 +56,8 @@ def config_from_args(args: argparse.Namespace, base=None):
         values["colocate"] = args.colocate
     if args.gpu:
         values["gpu_type"] = args.gpu
+    if getattr(args, "no_eval", False):
+        values["eval_interval"] = 0
     for item in args.set or []:
         key, sep, raw = item.partition("=")
         if not sep or key not in fields:
@@ -62,7 +75,15 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-colocate", dest="colocate", action="store_false",
                    help="rollout gets its own GPUs (one node by default)")
     p.add_argument("--gpu", help="Modal GPU type (H100 or H200)")
-    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="set any SlimeConfig field")
+    p.add_argument("--no-eval", action="store_true", help="no evaluation (eval_interval=0)")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="set any SlimeConfig field (lists as JSON: extra_args='[\"--flag\", \"1\"]')")
+
+
+def _add_budget_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-usd", type=float, default=None,
+                   help="modal: refuse if the run's estimated upper bound exceeds this many US dollars, and stop "
+                        "the run (checkpoint kept) when it has cost this much (default: $50)")
 
 
 def seed_production_config():
@@ -92,18 +113,98 @@ def cmd_argv(args) -> int:
     return 0
 
 
+def modal_config(args):
+    """`run --backend modal`: the seed's production run plus the command line's overrides."""
+    config = config_from_args(args, base=seed_production_config())
+    if args.rollouts is not None:
+        config = config.replace(num_rollout=args.rollouts)
+    return config
+
+
 def cmd_run(args) -> int:
     if args.backend == "modal":
-        from gym.launch.launcher import LaunchError, launch
-
-        config = config_from_args(args) if _has_overrides(args) else seed_production_config()
-        try:
-            print(launch(config))
-        except LaunchError as err:
-            print(err, file=sys.stderr)
-            return 3
-        return 0
+        return _launch(modal_config(args), args.max_usd)
     return run_locally(args)
+
+
+def _launch(config, max_usd, stages=None, follow: bool = False) -> int:
+    """Launch on Modal; a refusal (nothing created) prints its reasons and exits 3."""
+    from gym.launch.budget import LaunchError
+    from gym.launch.launcher import launch
+
+    try:
+        run = launch(config, max_usd=max_usd, stages=stages)
+    except LaunchError as err:
+        print(err, file=sys.stderr)
+        return 3
+    print(run)
+    if follow:
+        try:
+            run.wait()
+        except KeyboardInterrupt:
+            print(f"\nstopped watching; the run continues on Modal: python -m gym status {run.name}")
+        except RuntimeError as err:
+            print(err, file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_smoke(args) -> int:
+    """The smoke run: its bound first, then (unless --dry-run) launch it and follow it to the end."""
+    from gym.launch.budget import LaunchError, check_budget
+    from gym.launch.smoke import SMOKE_STAGES, smoke_config
+
+    config = smoke_config(num_nodes=args.nodes or 1, colocate=args.colocate is not False)
+    plan = config.plan()
+    try:
+        budget = check_budget(config, args.max_usd, SMOKE_STAGES)
+    except LaunchError as err:
+        print(err, file=sys.stderr)
+        return 3
+    print(f"smoke run {plan.name}: {plan.num_nodes} node(s) × {plan.gpus_per_node} {plan.gpu_type}, "
+          f"${plan.usd_per_hour:,.2f}/h; {budget}")
+    print(f"stages: {SMOKE_STAGES[0]} rollouts saved after each, then {SMOKE_STAGES[-1] - SMOKE_STAGES[0]} more "
+          "resumed from that checkpoint")
+    if args.dry_run:
+        from gym.slime.argv import format_command
+
+        print(plan)
+        print(format_command(config.slime_argv()))
+        print("dry run: nothing was launched")
+        return 0
+    return _launch(config, args.max_usd, SMOKE_STAGES, follow=True)
+
+
+def _on_run(args, action) -> int:
+    """Attach to a Modal run by name and act on it; Modal errors (no credentials, no such run)
+    are printed without a traceback and exit 3."""
+    from modal.exception import Error as ModalError
+
+    from gym.launch.launcher import missing_credentials
+    from gym.launch.runs import attach
+
+    reason = missing_credentials()
+    if reason:
+        print(reason, file=sys.stderr)
+        return 3
+    try:
+        action(attach(args.name))
+    except (KeyError, ModalError) as err:
+        print(str(err).strip("'\""), file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_status(args) -> int:
+    return _on_run(args, lambda run: print(run.status()))
+
+
+def cmd_logs(args) -> int:
+    return _on_run(args, lambda run: print(run.logs(tail=args.tail), end=""))
+
+
+def cmd_cancel(args) -> int:
+    return _on_run(args, lambda run: print(run.cancel()))
 
 
 def run_locally(args) -> int:
@@ -132,7 +233,7 @@ def run_locally(args) -> int:
 
 
 def _has_overrides(args) -> bool:
-    return any([args.model, args.nodes is not None, args.colocate is not None, args.gpu, args.set])
+    return any([args.model, args.nodes is not None, args.colocate is not None, args.gpu, args.set, args.no_eval])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,12 +248,30 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="run a config: locally on a tiny model (default), or on Modal")
     _add_config_args(p_run)
     p_run.add_argument("--backend", choices=("local", "modal"), default="local",
-                       help="local: gym.local.tiny_config() plus overrides; modal: the seed's 4-node run plus overrides")
-    p_run.add_argument("--rollouts", type=int, help="local: number of rollouts (default: the config's)")
+                       help="local: gym.local.tiny_config() plus overrides; modal: the seed's production run "
+                            "(Qwen3-4B, GSM8K, 4 colocated nodes, 3000 rollouts, W&B) plus overrides")
+    p_run.add_argument("--rollouts", type=int, help="number of rollouts (num_rollout; default: the config's)")
+    _add_budget_arg(p_run)
     p_run.add_argument("--seed", type=int, default=0, help="local: model init, prompt order and sampling")
     p_run.add_argument("--resume", action="store_true", help="local: continue from the run's last checkpoint")
     p_run.add_argument("--out-dir", default="runs", help="local: where runs/<name>/ goes")
     p_run.set_defaults(func=cmd_run)
+    p_smoke = sub.add_parser("smoke", help="the smoke run on Modal: Qwen3-0.6B, 2 rollouts + 1 resumed, "
+                                           "its price bound first")
+    p_smoke.add_argument("--nodes", type=int, default=1, help="nodes (default 1: 2 GPUs; more: 8 GPUs each)")
+    p_smoke.add_argument("--no-colocate", dest="colocate", action="store_false", default=True,
+                         help="rollout on its own GPUs (train_async.py)")
+    p_smoke.add_argument("--dry-run", action="store_true", help="print the bound, plan and command; launch nothing")
+    _add_budget_arg(p_smoke)
+    p_smoke.set_defaults(func=cmd_smoke)
+    for verb, func, text in (("status", cmd_status, "a Modal run's phase, spend, checkpoint and links"),
+                             ("logs", cmd_logs, "a Modal run's last log lines"),
+                             ("cancel", cmd_cancel, "stop a Modal run now (its checkpoints stay)")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("name", help="the run name (the plan's first row)")
+        if verb == "logs":
+            p.add_argument("--tail", type=int, default=100, help="lines (default 100)")
+        p.set_defaults(func=func)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

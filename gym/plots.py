@@ -241,3 +241,127 @@ def scaling_chart(config, nodes=(1, 2, 4, 8)):
         ax.set_xlabel("nodes", fontsize=8)
         _style(ax)
     return fig
+
+
+# ---- Performance model (gym.perf) ----------------------------------------------------------------
+
+MEMORY_COLORS = {"weights": "#1c7ed6", "grads": "#4dabf7", "optimizer": "#a5d8ff", "activations": "#f08c00",
+                 "logits": "#e8590c", "reference": "#ae3ec9", "overhead": "#868e96", "kv_cache": "#2f9e44",
+                 "cuda_graphs": "#8ce99a"}
+"""Memory part -> colour (training parts in blues/oranges, SGLang's in greens)."""
+PHASE_COLORS = {"generate": ROLE_COLORS["rollout"], "log_probs": "#74c0fc", "train": ROLE_COLORS["train"],
+                "update_weights": ROLE_COLORS["update_weights"], "switch": "#adb5bd"}
+
+
+def _estimate(config):
+    from gym.perf import PerfEstimate, estimate
+
+    return config if isinstance(config, PerfEstimate) else estimate(config)
+
+
+def memory_chart(config):
+    """Memory per GPU, part by part, for training and for rollout, against the GPU's capacity
+    (solid line) and the 90% warning level (dotted). Accepts a SlimeConfig or a PerfEstimate."""
+    from gym.perf import PEAK_WARNING_SHARE
+
+    e = _estimate(config)
+    fig = _figure(width=7.0, height=2.8)
+    ax = fig.subplots()
+    rows = [("rollout GPU", e.rollout_memory), ("training GPU", e.train_memory)]
+    seen = set()
+    for y, (label, parts) in enumerate(rows):
+        left = 0.0
+        for name, gib in parts.items():
+            if gib <= 0:
+                continue
+            ax.barh(y, gib, left=left, color=MEMORY_COLORS.get(name, "#adb5bd"), height=0.6,
+                    label=None if name in seen else name)
+            seen.add(name)
+            left += gib
+        ax.text(left, y, f" {left:.0f} GiB", va="center", fontsize=8, color="#868e96")
+    ax.axvline(e.gpu_memory_gib, color="#e03131", lw=1.5)
+    ax.axvline(PEAK_WARNING_SHARE * e.gpu_memory_gib, color="#e03131", lw=1, ls=":")
+    ax.set_yticks(range(len(rows)), [label for label, _ in rows], fontsize=8)
+    ax.set_xlabel(f"GiB per GPU (capacity {e.gpu_memory_gib:.0f} GiB)", fontsize=8)
+    ax.set_xlim(0, max(e.gpu_memory_gib, e.train_memory_gib, e.rollout_memory_gib) * 1.15)
+    ax.legend(fontsize=7, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False,
+              labelcolor="#868e96")
+    ax.set_title(f"memory per GPU: {'fits' if e.fits else 'does not fit'}", fontsize=9)
+    _style(ax)
+    return fig
+
+
+def _config_label(config) -> str:
+    r = config.resolve()
+    return f"{r.model.short_name} {r.layout.num_nodes}n {'colo' if r.layout.colocate else 'split'}"
+
+
+def step_time_chart(configs, labels=None):
+    """Seconds per rollout by phase, one bar per config. Colocated phases add up; split layouts
+    overlap generation (upper half) with training (lower half), so the longer side sets the pace."""
+    from gym.perf import PHASES, estimate
+
+    configs = list(configs)
+    estimates = [estimate(c) for c in configs]
+    labels = list(labels) if labels is not None else [_config_label(c) for c in configs]
+    fig = _figure(width=7.0, height=0.5 + 0.45 * len(configs) + 0.5)
+    ax = fig.subplots()
+    seen = set()
+    for y, (c, e) in enumerate(zip(configs, estimates)):
+        colocate = c.resolve().layout.colocate
+        lanes = ([(y, 0.6, PHASES)] if colocate else
+                 [(y - 0.15, 0.3, ("generate",)), (y + 0.15, 0.3, ("log_probs", "train", "update_weights"))])
+        for center, height, names in lanes:
+            left = 0.0
+            for name in names:
+                sec = e.phases[name]
+                if sec <= 0:
+                    continue
+                ax.barh(center, sec, left=left, height=height, color=PHASE_COLORS[name],
+                        label=None if name in seen else name.replace("_", " "))
+                seen.add(name)
+                left += sec
+        ax.text(e.step_seconds, y, f" {e.step_seconds:.0f} s", va="center", fontsize=8, color="#868e96")
+    ax.set_yticks(range(len(configs)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds per rollout (colocated: phases add; split: generation overlaps training)", fontsize=8)
+    ax.set_xlim(0, max(e.step_seconds for e in estimates) * 1.2)
+    ax.legend(fontsize=7, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False,
+              labelcolor="#868e96")
+    _style(ax)
+    return fig
+
+
+def _bar_svg(title: str, parts: dict[str, float], colors: dict[str, str], scale: float, unit: str,
+             marks: tuple[float, ...] = (), width: int = 380) -> str:
+    """One stacked bar as inline SVG (the control panel redraws it on every change: no matplotlib)."""
+    out = [f'<div style="font-size:12px;color:#868e96">{title}</div>'
+           f'<svg width="{width}" height="34" style="display:block">']
+    x = 0.0
+    for name, value in parts.items():
+        w = max(value, 0.0) / scale * width
+        if w < 0.5:
+            continue
+        out.append(f'<rect x="{x:.1f}" y="2" width="{w:.1f}" height="16" fill="{colors.get(name, "#adb5bd")}">'
+                   f'<title>{name}: {value:.1f} {unit}</title></rect>')
+        x += w
+    for m in marks:
+        mx = min(m / scale * width, width - 1)
+        out.append(f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="0" y2="20" stroke="#e03131" stroke-width="1.5"/>')
+    legend = " · ".join(f'<tspan fill="{colors.get(k, "#adb5bd")}">■</tspan> {k} {v:.0f}'
+                        for k, v in parts.items() if v >= 0.5)
+    out.append(f'<text x="0" y="31" font-size="10" fill="#868e96">{legend}</text></svg>')
+    return "".join(out)
+
+
+def perf_summary_html(e) -> str:
+    """Compact memory and step-time bars of one PerfEstimate, as HTML (for the control panel)."""
+    cap = e.gpu_memory_gib
+    scale = max(cap, e.train_memory_gib, e.rollout_memory_gib) * 1.02
+    lo, hi = e.step_seconds_range
+    return (_bar_svg(f"training GPU: {e.train_memory_gib:.1f} of {cap:.0f} GiB", e.train_memory, MEMORY_COLORS,
+                     scale, "GiB", (cap,))
+            + _bar_svg(f"rollout GPU: {e.rollout_memory_gib:.1f} of {cap:.0f} GiB; KV {e.kv_cache_tokens:,} tokens",
+                       e.rollout_memory, MEMORY_COLORS, scale, "GiB", (cap,))
+            + _bar_svg(f"seconds per rollout: ~{e.step_seconds:.0f} ({lo:.0f}–{hi:.0f})", e.phases, PHASE_COLORS,
+                       max(sum(e.phases.values()), e.step_seconds) * 1.02, "s"))

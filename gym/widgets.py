@@ -10,6 +10,12 @@ estimate, and the equivalent Python code, in place. Launch runs the chosen backe
 (streams progress and the reward curve; a relaunch stops the previous run first) or Modal
 (detached; says exactly what is missing when it cannot launch).
 
+Modal launches are always bounded: the panel shows the run's cost bound (the estimate's upper
+end, `gym.launch.budget.cost_bound`) and a "max $" field that starts at $50, not at the bound, so
+one click never starts an expensive run; a run over the field's value is refused with the
+cheaper options, and a launched run stops when it has cost that much. After a launch the status
+line links the Modal dashboard, and "status" refreshes the run's phase and spend.
+
 Batch sizes you have not set stay derived: they follow the layout as you move the sliders.
 """
 
@@ -94,6 +100,18 @@ class ControlPanel:
             control.observe(lambda change, name=name: self._on_control(name, change["new"]), names="value")
         self.backend = w.ToggleButtons(options=["local", "modal"], description="backend",
                                        style={**style, "button_width": "120px"})
+        from gym.launch.budget import DEFAULT_MAX_USD
+
+        self.max_usd = w.BoundedFloatText(value=DEFAULT_MAX_USD, min=0.01, max=1e7, step=10,
+                                          description="max $ (Modal)", style=style, layout=wide,
+                                          tooltip="Modal: refuse above this estimate; stop the run when it has cost this much")
+        self.max_usd.add_class("gym-max-usd")
+        self.max_usd.observe(lambda _: self._show_modal_bound(), names="value")
+        self.modal_bound = w.HTML()
+        self.modal_bound.add_class("gym-modal-bound")
+        self.status_button = w.Button(description="status", icon="refresh", layout=w.Layout(width="auto",
+                                                                                             display="none"))
+        self.status_button.on_click(lambda _: self.refresh_run_status())
         self.launch_button = w.Button(description="Launch", button_style="success", icon="play")
         self.launch_button.add_class("gym-launch")
         self.launch_button.on_click(lambda _: self.launch())
@@ -110,7 +128,8 @@ class ControlPanel:
         self.status.add_class("gym-status")
         self.curve = w.Image(format="png", layout=w.Layout(max_width="640px"))
         self.curve.layout.display = "none"
-        left = w.VBox([*self.controls.values(), w.HBox([self.backend]), self.launch_button, self.status,
+        left = w.VBox([*self.controls.values(), w.HBox([self.backend]), self.max_usd, self.modal_bound,
+                       w.HBox([self.launch_button, self.status_button]), self.status,
                        self.problems_box], layout=w.Layout(width="410px", flex="0 0 auto"))
         right = w.VBox([self.cost_html, self.map_html, self.plan_html])
         code = w.Accordion(children=[self.code_html], titles=("Python for this config",))
@@ -125,13 +144,14 @@ class ControlPanel:
     def refresh(self) -> None:
         """Validate and plan the current config; update every view in place."""
         from gym.estimate import estimate_run
-        from gym.plots import gpu_map_svg
+        from gym.plots import gpu_map_svg, perf_summary_html
         from gym.slime.plan import make_plan
+        from gym.slime.rules import check
 
         try:
             config = self.config
             resolved = config.resolve()
-            problems = config.problems()
+            problems = check(resolved)  # the same resolution as the plan: one performance estimate
         except ConfigError as err:  # a bad value the config itself refuses (e.g. two cluster sizes)
             self._show_problems(err.problems)
             self.launch_button.disabled = True
@@ -149,7 +169,10 @@ class ControlPanel:
         self.map_html.value = gpu_map_svg(plan) if plan.cluster_gpus <= 128 else ""
         price = f"<b>${plan.usd_per_hour:,.2f} per hour</b> for {plan.cluster_gpus} × {plan.gpu_type}"
         estimate = "" if errors else f"<br>{html.escape(str(estimate_run(resolved, plan)))}"
-        self.cost_html.value = price + estimate
+        charts = perf_summary_html(plan.perf) if plan.perf is not None else ""
+        self.cost_html.value = price + estimate + charts
+        self._bound_usd = None
+        self._show_modal_bound()
         from gym.codegen import config_to_code
 
         self.code_html.value = f"<pre>{html.escape(config_to_code(config))}</pre>"
@@ -198,15 +221,42 @@ class ControlPanel:
         else:
             self._launch_local()
 
+    def _show_modal_bound(self) -> None:
+        """The Modal launch's cost bound against the max $ field (computed once per config)."""
+        from gym.launch.budget import cost_bound
+
+        if self.launch_button.disabled:
+            self.modal_bound.value = ""
+            return
+        if getattr(self, "_bound_usd", None) is None:
+            self._bound_usd = cost_bound(self.config)
+        over = self._bound_usd > self.max_usd.value
+        color = "#c92a2a" if over else "#2b8a3e"
+        self.modal_bound.value = (f"<span style='color:{color}'>Modal: estimated at most ${self._bound_usd:,.2f} "
+                                  + (f"— over max ${self.max_usd.value:,.2f}: Launch will refuse"
+                                     if over else f"≤ max ${self.max_usd.value:,.2f}") + "</span>")
+
     def _launch_modal(self) -> None:
-        from gym.launch.launcher import LaunchError, launch
+        from gym.errors import ConfigError
+        from gym.launch.budget import LaunchError
+        from gym.launch.launcher import launch
 
         try:
-            self.last_launch = launch(self.config)
-        except LaunchError as err:
+            self.last_launch = launch(self.config, max_usd=self.max_usd.value)
+        except (LaunchError, ConfigError) as err:
             self.status.value = f"<pre style='color:#c92a2a;white-space:pre-wrap'>{html.escape(str(err))}</pre>"
             return
         self.status.value = self.last_launch._repr_html_()
+        self.status_button.layout.display = None
+
+    def refresh_run_status(self) -> None:
+        """Show the launched Modal run's current status (phase, spend, checkpoint, links)."""
+        if self.last_launch is None:
+            return
+        status = self.last_launch.status()
+        link = html.escape(status.dashboard_url)
+        self.status.value = (f"<pre style='white-space:pre-wrap'>{html.escape(str(status))}</pre>"
+                             f"<a href='{link}' target='_blank'>Modal dashboard</a>")
 
     def _launch_local(self) -> None:
         self.stop()

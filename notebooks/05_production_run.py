@@ -182,7 +182,7 @@ resumed.reward_curve()
 
 # %%
 evals = [(row["rollout_id"], v) for row in resumed.rows for k, v in row.items() if k.startswith("eval/")]
-display(Markdown("Evaluation on the held-out split, every 10 rollouts: "
+display(Markdown("Evaluation on the held-out split, before training (as slime's train.py) and every 10 rollouts: "
                  + ", ".join(f"rollout {k}: {v:.2f}" for k, v in evals)))
 
 # %% [markdown]

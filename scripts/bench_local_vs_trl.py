@@ -40,15 +40,14 @@ generation here; `--trl-prompts messages` gives TRL the chat messages instead), 
 eager attention for TRL's model (`--trl-attn`; on 2 CPU cores, TRL alone, alternating, 3 × 15
 rollouts each: eager 10.2 s median vs sdpa 11.7 s, its training and old-log-prob passes faster).
 gym's model keeps transformers' default, sdpa (gym is measured as it is; it could gain the same).
-On CUDA TRL keeps sdpa (not compared there). The optimizer is passed in: torch.optim.AdamW over all parameters
-with gym's settings, because HF Trainer's own AdamW exempts norm weights and biases from weight
-decay, which gym does not (the update cost is the same either way; this makes the update
-identical).
+On CUDA TRL keeps sdpa (not compared there). The optimizer is passed in: torch.optim.AdamW with gym's
+settings and gym's parameter groups (Megatron's: no weight decay on biases and 1-D parameters,
+gym.local.grpo.adamw_param_groups), so the update is identical.
 Threads: torch.set_num_threads(--threads, default 2) before each side runs.
 
 What is timed (imports, model/tokenizer building and trainer construction excluded):
   gym: History.wall_seconds(), from the first rollout's start to the last training phase's
-       end (checkpoint saves and evals are switched off: save_interval=None, eval_interval
+       end (checkpoint saves and evals are switched off: save_interval=None, --skip-eval-before-train, eval_interval
        beyond the run). run_local's total, with its setup, is printed too.
   TRL: from the on_train_begin callback to the last on_step_end (the training loop: data,
        generation, scoring, loss, backward, optimizer). trainer.train()'s total (which also
@@ -120,7 +119,7 @@ def gym_config(tmp: Path, rollouts: int):
     from gym.local.tiny import tiny_config
 
     return tiny_config(data_dir=tmp / "data", name="bench", num_rollout=rollouts, save_interval=None,
-                       eval_interval=10 ** 9)
+                       eval_interval=10 ** 9, extra_args=["--skip-eval-before-train"])
 
 
 def build_shared(tmp: Path, config, seed: int, dims: dict):
@@ -180,6 +179,7 @@ def run_trl(model_dir: Path, rows: list[dict], rollouts: int, seed: int, threads
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
+    from gym.local import grpo
     from gym.local.tiny import FIRST_NUMBER
 
     torch.set_num_threads(threads)
@@ -245,7 +245,7 @@ def run_trl(model_dir: Path, rows: list[dict], rollouts: int, seed: int, threads
         dataloader_num_workers=0, dataloader_pin_memory=False, remove_unused_columns=False,
         include_num_input_tokens_seen="no",
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.98), weight_decay=0.1)
+    optimizer = torch.optim.AdamW(grpo.adamw_param_groups(model, 0.1), lr=1e-3, betas=(0.9, 0.98))
     assert not args.gradient_checkpointing and not args.bf16 and not args.fp16
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -234,7 +234,7 @@ def test_05_production_run(tmp_path):
         "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(run).run_usd_range[1]],
         "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD}""")
     assert r["ids"] == list(range(60)) and r["stopped"] == 29
-    assert r["evals"] == 6 and r["key_in_argv"] is False
+    assert r["evals"] == 7 and r["key_in_argv"] is False
     assert r["cluster"] == 4 and r["panel_argv"] is True
     low, high = r["estimate"][1:]
     assert low < r["estimate"][0] < high

@@ -4,17 +4,20 @@ Functions (each one's resources are in its decorator):
 
 | function         | resources                                   | volumes                        |
 |------------------|---------------------------------------------|--------------------------------|
+| pipeline         | 1 CPU, non-preemptible, 24 h (then hands    | <run>-checkpoints              |
+|                  | over to a fresh call): runs the others      |                                |
 | download_model   | CPU, 4 h                                    | huggingface-cache (shared)     |
 | prepare_dataset  | CPU, 1 h                                    | <run>-data                     |
 | train            | gpu "H100:8", clustered(size=nodes, rdma)   | all three                      |
-|                  | for > 1 node, 24 h, retries (preemption)    |                                |
+|                  | for > 1 node, 24 h, no automatic retries:   |                                |
+|                  | the pipeline decides (see pipeline.py)      |                                |
 
 No checkpoint conversion function: the pinned slime loads a Hugging Face directory given as
 --ref-load directly (for qwen3 and qwen3_moe model types), so Megatron torch_dist conversion
 is not needed for the bundled models.
 
-Volumes are per run (`<run>-data`, `<run>-checkpoints`); only the HF cache is shared. A retry
-after preemption finds the same checkpoint folder and slime resumes from its latest save
+Volumes are per run (`<run>-data`, `<run>-checkpoints`); only the HF cache is shared. A new
+attempt finds the same checkpoint folder and slime resumes from its latest save
 (`--load` = `--save`), with the next rollout id.
 """
 
@@ -25,23 +28,35 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from gym import pricing
 from gym.launch.resources import TRAIN_CPU_CORES, train_memory_gib
 from gym.launch.shipping import Shipment, plan_shipment
 from gym.paths import DATA_PATH, HF_CACHE_PATH, CHECKPOINTS_PATH, MEGATRON_ROOT, model_dir
-from gym.slime.argv import SLIME_IMAGE, build_argv
+from gym.slime.argv import SLIME_IMAGE, build_argv, checkpoint_dir
 from gym.slime.config import Resolved
 
 HF_CACHE_VOLUME = "huggingface-cache"
 TRAIN_TIMEOUT_S = 24 * 3600
-"""Modal's maximum; a longer run continues from its checkpoint when relaunched."""
-TRAIN_RETRIES = 2
-"""Restarts after a failure or preemption; each resumes from the latest checkpoint."""
+"""Modal's maximum per attempt; the pipeline chains attempts, each resuming the last checkpoint."""
+TRAIN_RETRIES = 0
+"""Modal's own retries: none. The pipeline retries an attempt only if it wrote a new checkpoint
+(a bad flag, an OOM or a wrong key would fail the same way again)."""
+
+
+def max_run_seconds() -> float:
+    """The longest run the app allows: attempts of at most TRAIN_TIMEOUT_S each, chained by the
+    pipeline (each resuming the last checkpoint) up to its MAX_ATTEMPTS backstop."""
+    from gym.launch.pipeline import MAX_ATTEMPTS
+
+    return float(TRAIN_TIMEOUT_S * MAX_ATTEMPTS)
+
 JOIN_TIMEOUT_S = 600
-"""How long rank 0 waits for the other nodes to join Ray before failing the run."""
+"""How long rank 0 waits for the other nodes to join Ray (and workers keep retrying to join)."""
 RUNTIME_ENV = {
     "PYTHONPATH": f"{MEGATRON_ROOT}/:/root",
     "CUDA_DEVICE_MAX_CONNECTIONS": "1",
     "NCCL_NVLS_ENABLE": "1",
+    "PYTHONUNBUFFERED": "1",  # as slime's run scripts: logs arrive live, last lines survive an OOM kill
 }
 """Ray job environment for slime (no secrets: those are inherited from the container)."""
 
@@ -56,8 +71,15 @@ class RunApp:
     train: Any
     spec: dict
     shipment: Shipment
+    pipeline: Any = None
+    """The CPU function that runs download -> prepare -> training attempts inside Modal."""
     secrets: tuple[str, ...] = field(default=())
     """Names of the Modal secrets the functions use (checked before launch)."""
+
+    def function_ids(self) -> dict[str, str]:
+        """Object ids of the running app's functions (plain data the pipeline looks them up by)."""
+        return {"pipeline": self.pipeline.object_id, "download_model": self.download_model.object_id,
+                "prepare_dataset": self.prepare_dataset.object_id, "train": self.train.object_id}
 
 
 def data_fingerprint(r: Resolved, shipment: Shipment) -> str:
@@ -65,8 +87,11 @@ def data_fingerprint(r: Resolved, shipment: Shipment) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def run_spec(r: Resolved, shipment: Shipment) -> dict:
-    """Everything the containers need, as plain data (JSON-serialisable, no secrets)."""
+def run_spec(r: Resolved, shipment: Shipment, stages: tuple[int, ...] | None = None) -> dict:
+    """Everything the containers need, as plain data (JSON-serialisable, no secrets). The launch
+    adds "budget" and "lease" (see launcher.launch)."""
+    from gym.launch.runs import REGISTRY, ray_url_key
+
     ds, c = r.dataset, r.config
     required_env = ["WANDB_API_KEY"] if c.wandb is not None else []
     return {
@@ -84,7 +109,19 @@ def run_spec(r: Resolved, shipment: Shipment) -> dict:
         "env": dict(RUNTIME_ENV),
         "required_env": required_env,
         "volumes": volume_names(r.name),
+        "checkpoint_dir": checkpoint_dir(r.name),
+        "keep_checkpoints": c.keep_checkpoints,
+        "stages": list(stages or (c.num_rollout,)),
+        "registry": {"dict": REGISTRY, "ray_url_key": ray_url_key(r.name)},
     }
+
+
+def pipeline_usd_per_hour() -> float:
+    """The pipeline container's list price (it is counted in the run's spend)."""
+    from gym.launch.pipeline import PIPELINE_CPU, PIPELINE_MEMORY_MIB
+
+    return (pricing.CPU_USD_PER_CORE_SECOND * PIPELINE_CPU
+            + pricing.MEMORY_USD_PER_GIB_SECOND * PIPELINE_MEMORY_MIB / 1024) * 3600
 
 
 def volume_names(run_name: str) -> dict[str, str]:
@@ -105,19 +142,21 @@ def slime_image(shipment: Shipment):
 
 def build_app(r: Resolved):
     """The `modal.App` of a resolved, validated config, with its functions as attributes
-    (`app.download_model`, `app.prepare_dataset`, `app.train`) and the launch data as `app.gym`."""
+    (`app.pipeline`, `app.download_model`, `app.prepare_dataset`, `app.train`) and the launch data as
+    `app.gym`."""
     return build_run_app(r).app
 
 
-def build_run_app(r: Resolved) -> RunApp:
-    """The Modal app and its launch data. Offline: no credentials, no network."""
+def build_run_app(r: Resolved, stages: tuple[int, ...] | None = None) -> RunApp:
+    """The Modal app and its launch data. Offline: no credentials, no network. `stages`: the
+    num_rollout of each training stage (default: one stage, the config's)."""
     import modal
 
-    from gym.launch import remote
+    from gym.launch import pipeline, remote
 
     c = r.config
     shipment = plan_shipment(r.dataset, c.custom_rm_path)
-    spec = run_spec(r, shipment)
+    spec = run_spec(r, shipment, stages)
     image = slime_image(shipment)
     names = volume_names(r.name)
     hf_cache = modal.Volume.from_name(names["hf_cache"], create_if_missing=True)
@@ -134,6 +173,10 @@ def build_run_app(r: Resolved) -> RunApp:
                                timeout=4 * 3600)(remote.download_model)
     prepare_fn = app.function(image=image, volumes={DATA_PATH: data, HF_CACHE_PATH: hf_cache},
                               secrets=hf_secrets, timeout=3600)(remote.prepare_dataset)
+
+    pipeline_fn = app.function(image=image, volumes={CHECKPOINTS_PATH: checkpoints}, cpu=pipeline.PIPELINE_CPU,
+                               memory=pipeline.PIPELINE_MEMORY_MIB, timeout=pipeline.PIPELINE_TIMEOUT_S,
+                               nonpreemptible=True)(pipeline.pipeline)
 
     train_body = remote.train
     multi = c.num_nodes > 1
@@ -153,15 +196,16 @@ def build_run_app(r: Resolved) -> RunApp:
 
     secrets = tuple(([r.model.hf_secret] if r.model.hf_secret else []) + ([c.wandb.secret_name] if c.wandb else []))
     run_app = RunApp(app=app, download_model=download_fn, prepare_dataset=prepare_fn, train=train_fn,
-                     spec=spec, shipment=shipment, secrets=secrets)
+                     spec=spec, shipment=shipment, pipeline=pipeline_fn, secrets=secrets)
     app.download_model, app.prepare_dataset, app.train, app.gym = download_fn, prepare_fn, train_fn, run_app
+    app.pipeline = pipeline_fn
 
-    def main() -> None:
-        """`modal run --detach <your script>`: download, prepare, then train (blocking)."""
-        from gym.launch.launcher import preflight, run_steps
+    def main(max_usd: float = 0.0) -> None:
+        """`modal run --detach <your script> [--max-usd N]`: the same checks as launch(), then the
+        pipeline is spawned inside Modal (0: the default bound)."""
+        from gym.launch.launcher import start_in_running_app
 
-        preflight(run_app)
-        run_steps(run_app, wait=True)
+        print(start_in_running_app(run_app, r, max_usd=max_usd or None))
 
     # A local entrypoint runs only here, never in a container, so it may close over this run;
     # Modal's global-scope check is meant for functions it imports remotely.

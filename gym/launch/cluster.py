@@ -1,25 +1,40 @@
 """Inside the training containers: Ray head and workers, then slime as a Ray job.
 
-Rank 0 starts the Ray head, waits (with a deadline) until every node has joined, submits
-the slime command with `ray job submit`'s Python API, streams its logs and fails the Modal
-function unless the job SUCCEEDED. Other ranks join the head and keep their node alive,
-committing the checkpoint volume so that shards they write survive a preemption.
+Rank 0 repairs the checkpoint folder for a resume (checkpoints.prepare_resume), starts the Ray
+head, forwards its dashboard (printed, and shown by `Run.status()`), waits with a deadline until
+every node has joined, submits the slime command with Ray's job API and follows its logs. If the
+log stream drops (a websocket reset), it polls the job status until the job ends and prints the
+rest of the logs: a healthy job is never failed for a broken stream. It returns only if the job
+SUCCEEDED; otherwise it raises with the job's last log lines, which the pipeline shows.
 
-Secrets (WANDB_API_KEY, HF_TOKEN) are already in this process's environment, from Modal
-secrets. Ray workers inherit them from the raylet started here, so they are never put in
-the job's runtime_env (which the Ray dashboard shows) nor on the command line.
+Other ranks retry `ray start --address=<head>` until the join deadline (the head may be slow to
+come up) and then keep their node alive; Modal commits their checkpoint shards in the background
+and at shutdown, so no commit loop here (a commit reloads, which fails while a save has files
+open). Rank 0 commits once the job has ended.
+
+Everything Modal-specific sits behind `ModalHost` (cluster lookup, volumes, the dashboard tunnel,
+the run registry). `scripts/simulate_cluster.py` runs this same code for N local processes with
+a host that answers the cluster lookup with a rank and 127.0.0.1 and skips the Modal services.
+
+Secrets (WANDB_API_KEY, HF_TOKEN) are already in this process's environment, from Modal secrets.
+Ray workers inherit them from the raylet started here, so they are never put in the job's
+runtime_env (which the Ray dashboard shows) nor on the command line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 RAY_PORT = 6379
 DASHBOARD_PORT = 8265
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "STOPPED")
+TAIL_LINES = 40
+"""Job log lines kept for the error of a failed attempt."""
 
 
 @dataclass(frozen=True)
@@ -30,18 +45,58 @@ class Node:
     size: int
 
 
-def cluster_node(size: int) -> Node:
-    """This container's rank and IPv4 addresses. A 1-node run is not clustered (no cluster context)."""
-    if size == 1:
-        return Node(0, "127.0.0.1", "127.0.0.1", 1)
-    import modal
+class ModalHost:
+    """What a training container asks of Modal."""
 
-    cluster = modal.Cluster.from_context()
-    ips = cluster.container_ips(family="ipv4")
-    if len(ips) != size:
-        raise RuntimeError(f"[gym] expected {size} containers in the cluster, Modal reports {len(ips)}: {ips}")
-    rank = cluster.container_rank()
-    return Node(rank, ips[rank], ips[0], size)
+    ray_port = RAY_PORT
+    dashboard_port = DASHBOARD_PORT
+
+    def node(self, size: int) -> Node:
+        """This container's rank and IPv4 addresses. A 1-node run is not clustered (no cluster context)."""
+        if size == 1:
+            return Node(0, "127.0.0.1", "127.0.0.1", 1)
+        import modal
+
+        cluster = modal.Cluster.from_context()
+        ips = cluster.container_ips(family="ipv4")
+        if len(ips) != size:
+            raise RuntimeError(f"[gym] expected {size} containers in the cluster, Modal reports {len(ips)}: {ips}")
+        rank = cluster.container_rank()
+        return Node(rank, ips[rank], ips[0], size)
+
+    def ray_args(self, node: Node) -> list[str]:
+        return []
+
+    def reload(self, volume_names) -> None:
+        import modal
+
+        for name in volume_names:
+            modal.Volume.from_name(name).reload()
+
+    def commit(self, volume_name: str) -> None:
+        import modal
+
+        modal.Volume.from_name(volume_name).commit()
+
+    @contextlib.contextmanager
+    def dashboard_tunnel(self, spec: dict):
+        """The Ray dashboard on a public URL for the attempt's duration (it has no login: the URL is
+        shown only in the run's logs and status, which only your workspace sees)."""
+        import modal
+
+        with modal.forward(self.dashboard_port) as tunnel:
+            self.publish(spec, tunnel.url)
+            yield tunnel.url
+
+    def publish(self, spec: dict, url: str) -> None:
+        import modal
+
+        registry = spec.get("registry")
+        if registry:
+            modal.Dict.from_name(registry["dict"]).put(registry["ray_url_key"], url)
+
+    def log_stream(self, client, job_id: str):
+        return client.tail_job_logs(job_id)
 
 
 def set_host_ip(ip: str) -> None:
@@ -50,32 +105,53 @@ def set_host_ip(ip: str) -> None:
         os.environ[var] = ip
 
 
-def start_ray(node: Node, gpus: int, cpus: int) -> None:
-    common = [f"--node-ip-address={node.ip}", f"--num-gpus={gpus}", f"--num-cpus={cpus}", "--disable-usage-stats"]
+def ray_start_command(node: Node, gpus: int, cpus: int, host) -> list[str]:
+    common = [f"--node-ip-address={node.ip}", f"--num-gpus={gpus}", f"--num-cpus={cpus}", "--disable-usage-stats",
+              *host.ray_args(node)]
     if node.rank == 0:
-        cmd = ["ray", "start", "--head", f"--port={RAY_PORT}", "--dashboard-host=127.0.0.1",
-               f"--dashboard-port={DASHBOARD_PORT}", *common]
-    else:
-        cmd = ["ray", "start", f"--address={node.head_ip}:{RAY_PORT}", *common]
+        # 0.0.0.0: the dashboard tunnel connects from outside the loopback interface.
+        return ["ray", "start", "--head", f"--port={host.ray_port}", "--dashboard-host=0.0.0.0",
+                f"--dashboard-port={host.dashboard_port}", *common]
+    return ["ray", "start", f"--address={node.head_ip}:{host.ray_port}", *common]
+
+
+def start_ray(node: Node, gpus: int, cpus: int, host, join_timeout_s: float, retry_s: float = 5.0) -> None:
+    """Start the head (rank 0), or join it, retrying until the join deadline (workers)."""
+    cmd = ray_start_command(node, gpus, cpus, host)
     print("[gym] " + " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    if node.rank == 0:
+        subprocess.run(cmd, check=True)
+        return
+    deadline = time.monotonic() + join_timeout_s
+    tries = 0
+    while True:
+        tries += 1
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode == 0:
+            print(f"[gym] rank {node.rank} joined the Ray head after {tries} tr{'y' if tries == 1 else 'ies'}", flush=True)
+            return
+        if time.monotonic() + retry_s > deadline:
+            raise RuntimeError(f"[gym] rank {node.rank} could not join the Ray head at {node.head_ip}:{host.ray_port} "
+                               f"within {join_timeout_s:.0f} s ({tries} tries); last error:\n{done.stderr[-2000:]}")
+        time.sleep(retry_s)
 
 
-def wait_for_nodes(size: int, timeout_s: float, poll_s: float = 2.0) -> None:
+def wait_for_nodes(address: str, size: int, timeout_s: float, poll_s: float = 2.0) -> None:
     """Block until `size` Ray nodes are alive; raise naming the missing count at the deadline."""
     import ray
 
-    ray.init(address="auto", logging_level="WARNING")
+    ray.init(address=address, logging_level="WARNING")
     deadline = time.monotonic() + timeout_s
     alive = 0
-    while time.monotonic() < deadline:
-        alive = sum(1 for n in ray.nodes() if n.get("Alive"))
-        if alive >= size:
-            print(f"[gym] all {size} nodes joined the Ray cluster", flush=True)
-            ray.shutdown()
-            return
-        time.sleep(poll_s)
-    ray.shutdown()
+    try:
+        while time.monotonic() < deadline:
+            alive = sum(1 for n in ray.nodes() if n.get("Alive"))
+            if alive >= size:
+                print(f"[gym] all {size} nodes joined the Ray cluster", flush=True)
+                return
+            time.sleep(poll_s)
+    finally:
+        ray.shutdown()
     raise TimeoutError(f"[gym] only {alive} of {size} nodes joined the Ray cluster within {timeout_s:.0f} s; "
                        "the missing containers never reached `ray start` (check their logs in the Modal dashboard)")
 
@@ -102,29 +178,60 @@ def check_inputs(spec: dict) -> None:
         raise RuntimeError("[gym] cannot start training:\n  - " + "\n  - ".join(problems))
 
 
-def submit_and_follow(spec: dict, head_ip: str) -> str:
-    """Submit slime as a Ray job, stream its logs, return its final status."""
+@dataclass
+class JobLog:
+    """What has been printed of a job's logs, and its last lines (for the error of a failed attempt)."""
+
+    printed: int = 0
+    """Characters printed so far (the logs' prefix)."""
+    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+
+    def emit(self, text: str) -> None:
+        if not text:
+            return
+        print(text, end="" if text.endswith("\n") else "\n", flush=True)
+        self.printed += len(text)
+        self.tail.extend(text.splitlines())
+
+
+def follow_job(client, job_id: str, host, poll_s: float = 2.0) -> tuple[str, JobLog]:
+    """Stream the job's logs until it ends; if the stream drops, poll its status instead and print
+    the logs not yet shown. Returns the final status and the log."""
     import asyncio
 
+    log = JobLog()
+
+    async def stream() -> None:
+        async for chunk in host.log_stream(client, job_id):
+            log.emit(chunk)
+
+    try:
+        asyncio.run(stream())
+    except Exception as err:  # a websocket reset must not fail a healthy job
+        print(f"\n[gym] the log stream dropped ({type(err).__name__}: {err}); polling the job status instead",
+              flush=True)
+    status = job_status(client, job_id)
+    while status not in TERMINAL_STATES:
+        time.sleep(poll_s)
+        status = job_status(client, job_id)
+    log.emit(client.get_job_logs(job_id)[log.printed:])
+    return status, log
+
+
+def job_status(client, job_id: str) -> str:
+    return str(client.get_job_status(job_id)).split(".")[-1]
+
+
+def submit_job(spec: dict, head_ip: str, host) -> tuple[object, str]:
+    """Submit slime as a Ray job; returns the client and the job id."""
     from ray.job_submission import JobSubmissionClient
 
-    client = JobSubmissionClient(f"http://127.0.0.1:{DASHBOARD_PORT}")
+    client = JobSubmissionClient(f"http://127.0.0.1:{host.dashboard_port}")
     env = {**spec["env"], "MASTER_ADDR": head_ip, "no_proxy": f"127.0.0.1,{head_ip}"}
     entrypoint = "python3 " + " ".join(_quote(a) for a in spec["argv"])
     print(f"[gym] submitting: {entrypoint}", flush=True)
     print(describe_env(env, spec["required_env"]), flush=True)
-    job_id = client.submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env})
-
-    async def follow() -> None:
-        async for lines in client.tail_job_logs(job_id):
-            print(lines, end="", flush=True)
-
-    asyncio.run(follow())
-    status = str(client.get_job_status(job_id)).split(".")[-1]
-    while status not in TERMINAL_STATES:
-        time.sleep(2)
-        status = str(client.get_job_status(job_id)).split(".")[-1]
-    return status
+    return client, client.submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env})
 
 
 def describe_env(env: dict[str, str], secret_names: list[str]) -> str:
@@ -139,38 +246,39 @@ def _quote(arg: str) -> str:
     return shlex.quote(arg)
 
 
-def keep_committing(volume_name: str, every_s: float = 60.0) -> None:
-    """Worker ranks: keep the node up, committing checkpoint shards this node wrote."""
-    import modal
-
-    volume = modal.Volume.from_name(volume_name)
-    while True:
-        time.sleep(every_s)
-        try:
-            volume.commit()
-        except Exception as err:  # a failed commit must not take the node (and the run) down
-            print(f"[gym] checkpoint volume commit failed, will retry: {err}", flush=True)
+class JobFailed(RuntimeError):
+    """The slime job ended without SUCCEEDED; the message ends with its last log lines."""
 
 
-def run_cluster(spec: dict) -> dict:
-    node = cluster_node(spec["num_nodes"])
-    for name in spec["volumes"].values():
-        import modal
+def run_cluster(spec: dict, host=None) -> dict:
+    """One container's part of a training attempt (every rank runs this)."""
+    from gym.launch import checkpoints
 
-        modal.Volume.from_name(name).reload()
+    host = host or ModalHost()
+    node = host.node(spec["num_nodes"])
+    host.reload(spec["volumes"].values())
     set_host_ip(node.ip)
-    start_ray(node, gpus=spec["gpus_per_node"], cpus=spec["ray_cpus_per_node"])
+    start_ray(node, gpus=spec["gpus_per_node"], cpus=spec["ray_cpus_per_node"], host=host,
+              join_timeout_s=spec["join_timeout_s"])
     if node.rank != 0:
-        keep_committing(spec["volumes"]["checkpoints"])
-        return {}
+        while True:  # keep this node in the cluster; Modal ends it when rank 0 returns
+            time.sleep(10)
     check_inputs(spec)
-    wait_for_nodes(spec["num_nodes"], spec["join_timeout_s"])
+    resume = checkpoints.prepare_resume(spec["checkpoint_dir"])
+    if resume.note:
+        host.commit(spec["volumes"]["checkpoints"])
+    print(f"[gym] {resume}", flush=True)
+    wait_for_nodes(f"{node.head_ip}:{host.ray_port}", spec["num_nodes"], spec["join_timeout_s"])
     started = time.time()
-    status = submit_and_follow(spec, node.head_ip)
-    import modal
-
-    modal.Volume.from_name(spec["volumes"]["checkpoints"]).commit()
-    result = {"status": status, "run": spec["name"], "hours": (time.time() - started) / 3600}
+    with host.dashboard_tunnel(spec) as url:
+        if url:
+            print(f"[gym] Ray dashboard: {url}", flush=True)
+        client, job_id = submit_job(spec, node.head_ip, host)
+        status, log = follow_job(client, job_id, host)
+    host.commit(spec["volumes"]["checkpoints"])  # rank 0's marker and shards, before the pipeline looks
+    result = {"status": status, "run": spec["name"], "nodes": spec["num_nodes"],
+              "hours": (time.time() - started) / 3600}
     if status != "SUCCEEDED":
-        raise RuntimeError(f"[gym] slime job ended {status} after {result['hours']:.2f} h; see the logs above")
+        raise JobFailed(f"[gym] slime job ended {status} after {result['hours']:.2f} h; its last log lines:\n"
+                        + "\n".join(log.tail))
     return result

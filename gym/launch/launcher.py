@@ -1,55 +1,68 @@
-"""Launching a built app: pre-flight checks, then download -> prepare -> train.
+"""Launching a run on Modal: every check first, then the pipeline is spawned inside Modal.
 
-`launch()` is what a notebook calls. It checks everything it can before creating anything
-(the config, Modal credentials, the named secrets, whether user code can travel), then runs
-the app *detached*: stopping the kernel or closing the laptop does not stop a multi-hour run.
-From a terminal, `modal run --detach your_script.py` does the same through the app's local
-entrypoint.
+`launch()` is what a notebook, the CLI and the control panel call. In this order, and before
+anything is created:
+
+1. the config is validated (ConfigError lists every problem);
+2. the cost bound: the run estimate's upper bound must be within `max_usd` ($50 without it);
+3. user code must be able to travel (see shipping.py);
+4. credentials, decided offline (`missing_credentials`): a token, an OAuth profile, or *inside a
+   Modal container* (a Modal Notebook kernel), the container's own identity;
+5. the named secrets exist;
+6. no live launch holds the run name (runs.acquire takes the lease).
+
+Then the app runs detached, local files are uploaded, and the `pipeline` function is spawned:
+download -> prepare -> training attempts run inside Modal, so the kernel or laptop may go away.
+The returned `Run` handle (also `gym.attach(name)`) reads status, logs and checkpoints, waits and
+cancels. From a terminal, `modal run --detach your_script.py` does the same through the app's
+local entrypoint.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
-from gym.launch.app import RunApp, build_run_app
+from gym.launch.app import RunApp, build_run_app, pipeline_usd_per_hour
+from gym.launch.budget import Budget, LaunchError, check_budget
 
-
-class LaunchError(RuntimeError):
-    """A launch refused before anything was created, with every reason and what to do."""
-
-
-@dataclass(frozen=True)
-class Launched:
-    """A detached run: where to watch it."""
-
-    app_name: str
-    app_id: str
-    call_id: str
-    dashboard_url: str
-
-    def __str__(self) -> str:
-        return (f"launched {self.app_name} (detached)\n  dashboard: {self.dashboard_url}\n"
-                f"  logs:      modal app logs {self.app_id}\n  stop:      modal app stop {self.app_id}")
-
-    def _repr_html_(self) -> str:
-        return (f"<b>launched {self.app_name}</b> (detached): <a href='{self.dashboard_url}' target='_blank'>"
-                f"{self.dashboard_url}</a><br><code>modal app logs {self.app_id}</code>")
+__all__ = ["LaunchError", "launch", "missing_credentials", "preflight"]
 
 
 def missing_credentials() -> str | None:
-    """Why Modal cannot authenticate from here, or None when a token is configured.
+    """Why the Modal client cannot authenticate from here, or None when it can. Offline: reads
+    the environment and the config file exactly as `modal.Client.from_env` does, no network.
 
-    Reads the local config only (env vars or ~/.modal.toml); makes no network call.
+    Accepted: inside a Modal container (`MODAL_IS_REMOTE=1`, e.g. a Modal Notebook), where the
+    client authenticates as the container and ignores token settings; a token id and secret
+    (environment or the active profile of ~/.modal.toml); a complete OAuth configuration.
     """
     import modal.config
+    from modal.exception import InvalidError
 
-    token_id = os.environ.get("MODAL_TOKEN_ID") or modal.config.config.get("token_id")
-    token_secret = os.environ.get("MODAL_TOKEN_SECRET") or modal.config.config.get("token_secret")
-    if token_id and token_secret:
+    if modal.config._is_remote():
         return None
+    try:
+        modal.config._check_config()
+        cfg = modal.config.config
+        token = (cfg.get("token_id"), cfg.get("token_secret"))
+        oauth = {k: cfg.get(k) for k in ("oauth_refresh_token", "oauth_client_id", "oauth_client_secret",
+                                         "oauth_jwt_key")}
+    except InvalidError as err:
+        return f"the Modal configuration is invalid: {err}"
+    if any(token) and any(oauth.values()):
+        return "Modal token and OAuth credentials are both configured: keep one (see `modal profile list`)"
+    if any(oauth.values()):
+        complete = (oauth["oauth_refresh_token"] and oauth["oauth_client_id"]
+                    and bool(oauth["oauth_client_secret"]) != bool(oauth["oauth_jwt_key"]))
+        return None if complete else ("the Modal OAuth configuration is incomplete: it needs a refresh token, a "
+                                      "client id and one of client secret or JWT key (run `modal setup` again)")
+    if all(token):
+        return None
+    profile = os.environ.get("MODAL_PROFILE") or modal.config._profile
     return ("no Modal credentials: run `modal setup` (or `python -m modal setup`) once, or set "
-            "MODAL_TOKEN_ID and MODAL_TOKEN_SECRET; in a Modal Notebook you are already signed in")
+            "MODAL_TOKEN_ID and MODAL_TOKEN_SECRET"
+            + (f" (profile {profile!r} has no token)" if profile != "default" else "")
+            + "; in a Modal Notebook you are already signed in")
 
 
 def preflight(run_app: RunApp) -> None:
@@ -82,34 +95,90 @@ def _missing_secrets(names: tuple[str, ...]) -> list[str]:
     return out
 
 
-def run_steps(run_app: RunApp, wait: bool):
-    """download_model -> prepare_dataset -> train, inside a running app. Returns the train
-    result (wait=True) or its FunctionCall (wait=False)."""
-    spec = run_app.spec
-    if run_app.shipment.uploads:
-        import modal
+def default_stages(config) -> tuple[int, ...] | None:
+    """The smoke run (a config named gym-smoke-*) trains in two stages to prove resume; others in one."""
+    from gym.launch.smoke import SMOKE_PREFIX, SMOKE_STAGES
 
-        volume = modal.Volume.from_name(spec["volumes"]["data"])
-        from gym.paths import DATA_PATH
-
-        with volume.batch_upload(force=True) as batch:
-            for local, remote_path in run_app.shipment.uploads.items():
-                batch.put_file(local, remote_path.removeprefix(DATA_PATH))
-    print(f"[gym] {run_app.download_model.remote(spec)}")
-    run_app.prepare_dataset.remote(spec)
-    return run_app.train.remote(spec) if wait else run_app.train.spawn(spec)
+    name = config.name or ""
+    return SMOKE_STAGES if name.startswith(SMOKE_PREFIX) and config.num_rollout == SMOKE_STAGES[-1] else None
 
 
-def launch(config, *, detach: bool = True) -> Launched:
-    """Validate, pre-flight, then launch `config` (a SlimeConfig) on Modal, detached by default."""
+def _upload(run_app: RunApp) -> None:
+    if not run_app.shipment.uploads:
+        return
+    import modal
+
+    from gym.paths import DATA_PATH
+
+    volume = modal.Volume.from_name(run_app.spec["volumes"]["data"])
+    with volume.batch_upload(force=True) as batch:
+        for local, remote_path in run_app.shipment.uploads.items():
+            batch.put_file(local, remote_path.removeprefix(DATA_PATH))
+
+
+def take_lease(name: str, budget: Budget) -> dict:
+    """The run name's lease (runs.acquire), or LaunchError naming the live launch that holds it."""
+    from gym.launch import runs
+
+    try:
+        return runs.acquire(runs._registry(), name, {"phase": "launching", "detail": "", "max_usd": budget.max_usd,
+                                                     "bound_usd": budget.bound_usd, "spent_usd": 0.0, "attempt": 0})
+    except runs.LeaseHeld as err:
+        raise LaunchError(str(err)) from None
+
+
+def spawn_pipeline(run_app: RunApp, resolved, budget: Budget, lease: dict):
+    """Inside a running app: upload local files, spawn the pipeline, record it. Frees the run
+    name again if anything fails before the pipeline exists. Returns the Run."""
+    from gym.launch import runs
+
+    name, registry = run_app.spec["name"], runs._registry()
+    try:
+        _upload(run_app)
+        spec = {**run_app.spec, "lease": {"holder": lease["holder"]},
+                "budget": {"max_usd": budget.max_usd, "bound_usd": budget.bound_usd,
+                           "usd_per_hour": _cluster_usd_per_hour(resolved),
+                           "cpu_usd_per_hour": pipeline_usd_per_hour()}}
+        call = run_app.pipeline.spawn(spec, run_app.function_ids())
+    except BaseException:
+        runs.release(registry, name, lease["holder"])
+        raise
+    record = runs.update(registry, name, lease["holder"], pipeline_call_id=call.object_id,
+                         app_id=run_app.app.app_id, dashboard_url=run_app.app.get_dashboard_url())
+    return runs.Run(name, record)
+
+
+def start_in_running_app(run_app: RunApp, resolved, *, max_usd: float | None = None):
+    """`modal run --detach` path (the app already runs): budget, pre-flight, lease, then spawn."""
+    budget = check_budget(resolved.config, max_usd, tuple(run_app.spec["stages"]))
+    preflight(run_app)
+    return spawn_pipeline(run_app, resolved, budget, take_lease(run_app.spec["name"], budget))
+
+
+def _cluster_usd_per_hour(resolved) -> float:
+    from gym.slime.plan import make_plan
+
+    return make_plan(resolved).usd_per_hour
+
+
+def launch(config, *, max_usd: float | None = None, stages: tuple[int, ...] | None = None):
+    """Check everything, then start `config` (a SlimeConfig) on Modal, detached. Returns a
+    `gym.launch.runs.Run`. Refuses with LaunchError (or ConfigError) before creating anything."""
     import modal
 
     config.validate()
-    run_app = build_run_app(config.resolve())
+    stages = stages or default_stages(config)
+    budget = check_budget(config, max_usd, stages)
+    resolved = config.resolve()
+    run_app = build_run_app(resolved, stages)
     preflight(run_app)
-    with modal.enable_output():
-        with run_app.app.run(detach=detach):
-            call = run_steps(run_app, wait=False)
-            url = run_app.app.get_dashboard_url()
-            return Launched(app_name=run_app.spec["name"], app_id=run_app.app.app_id,
-                            call_id=call.object_id, dashboard_url=url)
+    lease = take_lease(resolved.name, budget)
+    print(f"[gym] {resolved.name}: {budget}", flush=True)
+    try:
+        with modal.enable_output(), run_app.app.run(detach=True):
+            return spawn_pipeline(run_app, resolved, budget, lease)
+    except BaseException:
+        from gym.launch import runs
+
+        runs.release(runs._registry(), resolved.name, lease["holder"])
+        raise

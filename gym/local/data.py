@@ -1,7 +1,8 @@
 """Prompts for the local backend: the config's dataset through `datasets`, as slime reads it.
 
-slime reads `input_key` (a string, or chat messages) and `label_key` from a .jsonl or
-.parquet file and, with `apply_chat_template`, renders the prompt with the tokenizer's chat
+slime reads `input_key` (a string, or chat messages), `label_key` and the metadata column
+(`--metadata-key`, default "metadata": a row's value or {} becomes `sample.metadata`) from a
+.jsonl or .parquet file and, with `apply_chat_template`, renders the prompt with the tokenizer's chat
 template and `add_generation_prompt=True`. Prompts for rollout k are a pure function of
 (seed, k): each epoch is a fresh shuffle, so a resumed run draws exactly the prompts the
 uninterrupted run would have.
@@ -10,8 +11,9 @@ uninterrupted run would have.
 from __future__ import annotations
 
 import copy
+import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +31,8 @@ class Row:
     """Row number in the file."""
     prompt: str | list[dict]
     label: str | None
+    metadata: dict = field(default_factory=dict)
+    """The row's metadata column (slime: `data.get(metadata_key) or {}`)."""
 
 
 def local_files(dataset: DatasetConfig, data_dir: Path) -> tuple[str, str | None]:
@@ -56,7 +60,16 @@ def local_files(dataset: DatasetConfig, data_dir: Path) -> tuple[str, str | None
     return local.prompt_data, eval_path
 
 
-def load_rows(path: str, input_key: str, label_key: str | None) -> list[Row]:
+def _jsonl_metadata(path: str, metadata_key: str) -> list | None:
+    """Each line's metadata value exactly as json.loads gives it (datasets would give every row the
+    union of all rows' keys, filled with None), or None if the lines do not parse."""
+    try:
+        return [json.loads(line).get(metadata_key) for line in Path(path).read_text().splitlines() if line.strip()]
+    except (json.JSONDecodeError, AttributeError):
+        return None
+
+
+def load_rows(path: str, input_key: str, label_key: str | None, metadata_key: str = "metadata") -> list[Row]:
     """Read a .jsonl/.parquet prompt file with `datasets`; check its columns and that it has rows."""
     from datasets import load_dataset
 
@@ -78,6 +91,9 @@ def load_rows(path: str, input_key: str, label_key: str | None) -> list[Row]:
                         "(set the dataset's input_key/label_key)")
     if len(ds) == 0:
         raise DataError(f"{path} has no rows")
+    raw_metadata = _jsonl_metadata(path, metadata_key) if kind == "json" else None
+    if raw_metadata is not None and len(raw_metadata) != len(ds):
+        raw_metadata = None
     rows = []
     for i, rec in enumerate(ds):
         prompt = rec[input_key]
@@ -85,7 +101,8 @@ def load_rows(path: str, input_key: str, label_key: str | None) -> list[Row]:
                 isinstance(m, dict) and "role" in m and "content" in m for m in prompt)):
             raise DataError(f"{path} row {i}: {input_key!r} must be a string or a list of "
                             f"{{'role', 'content'}} messages, got {prompt!r:.80}")
-        rows.append(Row(i, prompt, None if label_key is None else rec[label_key]))
+        metadata = raw_metadata[i] if raw_metadata is not None else rec.get(metadata_key)
+        rows.append(Row(i, prompt, None if label_key is None else rec[label_key], metadata or {}))
     return rows
 
 

@@ -5,11 +5,16 @@
   so a custom reward written against slime reads the same fields here.
 - `custom_rm_path="module.function"` loads `async def f(args, sample, **kwargs)` and awaits
   it, as slime does; it returns a float or a dict (then `reward_key` picks the value).
+- A sample's `response` is the text slime's reward sees: special tokens kept and the stop token
+  not trimmed (e.g. "4<|im_end|>"), `prompt` the rendered chat text, `metadata` the dataset's
+  metadata column (a row's `rm_type` there overrides the config's, as in slime's async_rm).
 - Built-in `rm_type`s: `math` and `deepscaler` grade the last `\\boxed{...}` answer against
-  the label (deepscaler only after `</think>`), `boxed_<type>` extracts the boxed answer
-  first, `random` is a coin flip. Answers compare as numbers when both parse as numbers,
-  else as normalised strings. slime additionally compares LaTeX expressions with sympy;
-  gym does not, so for symbolic answers the local reward can be stricter than slime's.
+  the label exactly as slime does (gym.local.math_grading: the same normalisations, sympy and
+  pylatexenc; deepscaler only after `</think>`), `boxed_<type>` first replaces the response by
+  its boxed answer (as slime does), `random` is a coin flip. slime's dapo, f1, gpqa, ifbench and
+  remote_rm are not built in locally: use custom_rm_path.
+- A reward may return a number, a bool (True counts 1, as slime's float tensor makes it), or a
+  dict with `reward_key` picking the value; `sample.reward` keeps what it returned.
 
 A reward that raises, returns NaN or a wrong type fails the run with an error naming
 the sample (rollout, index, prompt).
@@ -22,7 +27,6 @@ import importlib
 import inspect
 import math
 import random
-import re
 from argparse import Namespace
 from dataclasses import dataclass, field
 from enum import Enum
@@ -57,6 +61,9 @@ class Sample:
     reward: float | dict[str, Any] | None = None
     status: Status = Status.PENDING
     metadata: dict = field(default_factory=dict)
+    """The dataset row's metadata column (slime's --metadata-key, default "metadata"), or {}."""
+    dataset_row: int | None = None
+    """Row number of the prompt in the prompt file (gym's, for error messages)."""
 
 
 def make_args(config) -> Namespace:
@@ -72,52 +79,22 @@ def make_args(config) -> Namespace:
 # ---- built-in rm types ---------------------------------------------------------------------------
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} in text (balanced braces), or None."""
-    start = text.rfind("\\boxed")
-    if start < 0:
-        return None
-    brace = text.find("{", start)
-    if brace < 0:
-        return None
-    depth = 0
-    for i in range(brace, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[brace + 1:i]
-    return None
+    """Content of the last \\boxed{...} in text, or None (slime's extract_answer)."""
+    from gym.local.math_grading import extract_answer
 
-
-def normalize_answer(text: str) -> str:
-    text = text.strip().strip("$").replace(",", "").replace("\\!", "").replace(" ", "")
-    text = re.sub(r"\\text\{(.*?)\}", r"\1", text)
-    return text.rstrip(".")
-
-
-def answers_match(given: str | None, label: Any) -> bool:
-    if given is None or label is None or str(label) == "":
-        return False
-    truth = str(label)
-    if "\\boxed" in truth:
-        truth = last_boxed(truth) or truth
-    a, b = normalize_answer(given), normalize_answer(truth)
-    try:
-        return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-9)
-    except ValueError:
-        return a == b
+    return extract_answer(text)
 
 
 def math_reward(response: str, label: Any) -> int:
-    return int(answers_match(last_boxed(response), label))
+    from gym.local.math_grading import math_score
+
+    return math_score(response, label)
 
 
 def deepscaler_reward(response: str, label: Any) -> int:
-    if "</think>" in response:
-        solution = response.split("</think>")[-1]
-    elif "###Response" in response:
-        solution = response.split("###Response")[1]
-    else:
-        return 0
-    return int(answers_match(last_boxed(solution), label))
+    from gym.local.math_grading import deepscaler_score
+
+    return deepscaler_score(response, label)
 
 
 BUILTIN: dict[str, Callable[[str, Any], float]] = {
@@ -134,7 +111,7 @@ def builtin_reward(rm_type: str) -> Callable[[str, Any], float]:
         raise RewardError(f"rm_type={rm_type!r} has no local implementation (local: {', '.join(BUILTIN)}, "
                           "each optionally with boxed_); use custom_rm_path for a local run")
     fn = BUILTIN[base]
-    if rm_type.startswith("boxed_"):
+    if rm_type.startswith("boxed_"):  # slime grades the boxed answer as if it were the whole response
         return lambda response, label: fn(last_boxed(response) or "", label)
     return fn
 
@@ -183,13 +160,14 @@ class Scorer:
         else:
             self.name = f"rm_type={config.rm_type!r}"
             self._custom = None
-            self._builtin = builtin_reward(config.rm_type)
+            self._builtin = builtin_reward(config.rm_type) if config.rm_type else None
+            self._rm_type = config.rm_type
 
     def __call__(self, samples: list[Sample], rollout_id: int) -> list[float]:
         if self._custom is not None:
             raw = _run(self._gather(samples, rollout_id))
         else:
-            raw = [self._safe(lambda s=s: self._builtin(s.response, s.label), s, rollout_id) for s in samples]
+            raw = [self._safe(lambda s=s: self._builtin_for(s)(s.response, s.label), s, rollout_id) for s in samples]
         return [self._check(value, s, rollout_id) for value, s in zip(raw, samples)]
 
     async def _gather(self, samples, rollout_id):
@@ -201,6 +179,13 @@ class Scorer:
 
         return await asyncio.gather(*(one(s) for s in samples))
 
+    def _builtin_for(self, sample: Sample):
+        """slime's async_rm: a row's metadata["rm_type"] overrides the config's rm_type."""
+        rm_type = (sample.metadata.get("rm_type") if isinstance(sample.metadata, dict) else None) or self._rm_type
+        if not rm_type:
+            raise RewardError("no rm_type (neither in the config nor in the row's metadata)")
+        return self._builtin if rm_type == self._rm_type else builtin_reward(rm_type.strip())
+
     def _safe(self, fn, sample, rollout_id):
         try:
             return fn()
@@ -208,21 +193,21 @@ class Scorer:
             raise self._error(sample, rollout_id, f"raised {type(err).__name__}: {err}") from err
 
     def _check(self, value, sample: Sample, rollout_id: int) -> float:
+        sample.reward = value  # as slime: the value as returned (a dict stays a dict)
         if isinstance(value, dict):
             if self.reward_key is None or self.reward_key not in value:
                 raise self._error(sample, rollout_id, f"returned a dict with keys {sorted(value)}; set reward_key "
                                   "to the one to train on")
             value = value[self.reward_key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not isinstance(value, (int, float)):  # bool is an int: slime's float tensor reads True as 1.0
             raise self._error(sample, rollout_id, f"returned {value!r} ({type(value).__name__}); expected a float "
                               "(or a dict with reward_key)")
         if not math.isfinite(value):
             raise self._error(sample, rollout_id, f"returned {value}")
-        sample.reward = float(value)
         return float(value)
 
     def _error(self, sample: Sample, rollout_id: int, what: str) -> RewardError:
         prompt = sample.prompt if isinstance(sample.prompt, str) else sample.prompt[-1].get("content", "")
         return RewardError(f"reward {self.name} {what} on rollout {rollout_id}, sample {sample.index} "
-                           f"(dataset row {sample.metadata.get('row')}: prompt {str(prompt)[:80]!r}, "
+                           f"(dataset row {sample.dataset_row}: prompt {str(prompt)[:80]!r}, "
                            f"response {sample.response[:80]!r}, label {sample.label!r})")

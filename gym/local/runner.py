@@ -27,13 +27,34 @@ TOKENIZER_MERGES = 0
 (faster), while digits stay single tokens."""
 
 
-def should_run_periodic_action(rollout_id: int, interval: int | None, num_rollout: int | None = None) -> bool:
-    """slime's rule: every `interval` rollouts (counting from 1), and at the last rollout when given."""
-    if interval is None:
+def should_run_periodic_action(rollout_id: int, interval: int | None, num_rollout: int | None = None,
+                               num_rollout_per_epoch: int | None = None) -> bool:
+    """slime's rule (slime/utils/misc.py): every `interval` rollouts (counting from 1), at the last
+    rollout when given, and at epoch boundaries when `num_rollout_per_epoch` is given. slime passes
+    that only when --num-rollout is unset (derived from --num-epoch); gym always sets num_rollout,
+    so on slime as here, saves and evals do not follow epochs."""
+    if not interval:  # None, or 0 (gym's "eval off", never passed to slime): never
         return False
     if num_rollout is not None and rollout_id == num_rollout - 1:
         return True
-    return (rollout_id + 1) % interval == 0
+    step = rollout_id + 1
+    return step % interval == 0 or (num_rollout_per_epoch is not None and step % num_rollout_per_epoch == 0)
+
+
+def local_notes(config) -> list[str]:
+    """What a local run says once at start: settings accepted that change nothing here."""
+    from gym.local.flags import parse_extra_args
+
+    notes = []
+    flags = parse_extra_args(config.extra_args)
+    if flags.no_local_meaning:
+        notes.append("extra_args " + ", ".join(flags.no_local_meaning) + " (placement, speed, memory or logging) "
+                     "has no local meaning: the local run computes the same numbers without it")
+    if config.kl_coef and config.advantage_estimator in ("grpo", "gspo", "cispo"):
+        notes.append(f"kl_coef={config.kl_coef} has no effect with advantage_estimator="
+                     f"{config.advantage_estimator!r}: slime computes the KL to the reference and drops it "
+                     "(get_grpo_returns), and so does the local run; use use_kl_loss with kl_loss_coef for a KL penalty")
+    return notes
 
 
 class JsonlLog:
@@ -109,11 +130,20 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     if num_rollout is not None:
         config = config.replace(num_rollout=num_rollout)
     config.validate()
-    if config.kl_coef:
-        raise ValueError("kl_coef (KL as reward shaping) is not implemented by the local backend; "
-                         "use use_kl_loss with kl_loss_coef")
     r = config.resolve()
     c = r.config
+    from gym.errors import ConfigError
+    from gym.local.flags import local_problems
+
+    problems = local_problems(c)
+    if problems:  # before anything is created
+        raise ConfigError(problems, subject=f"local run of {r.name!r}")
+    notes = local_notes(c)
+    if notes:
+        import sys
+
+        for note in notes:
+            print(f"gym local: {note}", file=sys.stderr)
     Scorer(c)  # a reward that cannot load fails here, before any work
 
     run_dir = Path(out_dir) / r.name
@@ -142,7 +172,7 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
                   threads=threads or (max(1, cores // 2) if split else cores), device=_device(device),
                   model_dims=model_dims)
     (run_dir / "run.json").write_text(json.dumps({"name": r.name, "seed": seed, "train_script": r.train_script,
-                                                  "fingerprint": fingerprint}))
+                                                  "fingerprint": fingerprint, "notes": notes}))
     metrics = JsonlLog(run_dir / "metrics.jsonl", keep_before=start)
     timeline = JsonlLog(run_dir / "timeline.jsonl", keep_before=start)
     logger = _Logger(c, r.name, run_dir, start, progress)
@@ -244,13 +274,20 @@ def _colocated_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record)
     if start:
         trainer.load(ckpt_dir)
     generator = Generator(setup, model=trainer.model, name="colocated")
+    skip_first_eval = generator.flags.get("skip_eval_before_train", False)
     for rollout_id in range(start, c.num_rollout):
+        before = None
+        if c.eval_interval is not None and rollout_id == 0 and not skip_first_eval and generator.eval_rows:
+            before = generator.evaluate(rollout_id, suffix="/before_train")  # slime's train.py: eval, then train
         began = time.time()
         out = generator.rollout(rollout_id)
         trained = trainer.train(out["rollout"], rollout_id)
         row = {**out["metrics"], **trained["metrics"], "perf/step_time": time.time() - began,
                "examples": out["examples"]}
         spans = [out["span"], trained["span"]]
+        if before is not None:
+            row.update(before["metrics"])
+            spans.insert(0, before["span"])
         if should_run_periodic_action(rollout_id, c.eval_interval) and generator.eval_rows:
             ev = generator.evaluate(rollout_id)
             row.update(ev["metrics"])

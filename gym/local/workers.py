@@ -8,6 +8,7 @@ trainer pushes its weights to the generator every `update_weights_interval` roll
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -19,6 +20,7 @@ import torch
 
 from gym.local import grpo
 from gym.local.data import Row, load_rows, prompts_for_rollout, render
+from gym.local.flags import parse_extra_args
 from gym.local.rewards import Sample, Scorer
 from gym.local.tiny import build_model
 
@@ -53,6 +55,39 @@ def _init(setup: Setup, cpus: set[int] | None = None):
     return AutoTokenizer.from_pretrained(setup.tokenizer_dir)
 
 
+def loss_settings(config) -> grpo.LossSettings:
+    """The config's fields and implemented extra_args flags, as grpo reads them."""
+    flags = parse_extra_args(config.extra_args)
+    return grpo.LossSettings(
+        advantage_estimator=config.advantage_estimator, eps_clip=config.eps_clip, eps_clip_high=config.eps_clip_high,
+        eps_clip_c=flags.get("eps_clip_c"), entropy_coef=config.entropy_coef, use_kl_loss=config.use_kl_loss,
+        kl_loss_coef=config.kl_loss_coef, kl_loss_type=config.kl_loss_type,
+        use_unbiased_kl=bool(flags.get("use_unbiased_kl", False)), kl_coef=config.kl_coef,
+        gamma=flags.get("gamma", 1.0), normalize_advantages=config.normalize_advantages,
+        calculate_per_token_loss=bool(flags.get("calculate_per_token_loss", False)),
+        temperature=config.rollout_temperature, clip_grad=config.clip_grad,
+        use_tis=bool(flags.get("use_tis", False) or flags.get("get_mismatch_metrics", False)),
+        tis_clip=flags.get("tis_clip", 2.0), tis_clip_low=flags.get("tis_clip_low", 0.0))
+
+
+def steps_per_rollout(config) -> int:
+    samples = config.rollout_batch_size * config.n_samples_per_prompt
+    return -(-samples // config.global_batch_size)
+
+
+def lr_schedule(config) -> grpo.LRSchedule:
+    """Megatron's schedule as slime sets it up (get_optimizer_param_scheduler), in optimizer steps."""
+    flags = parse_extra_args(config.extra_args)
+    train_iters = config.num_rollout * config.rollout_batch_size * config.n_samples_per_prompt // config.global_batch_size
+    decay = flags.get("lr_decay_iters") or train_iters
+    fraction = flags.get("lr_warmup_fraction")
+    warmup = fraction * decay if fraction is not None else config.lr_warmup_iters
+    return grpo.LRSchedule(lr=config.lr, min_lr=flags.get("min_lr", 0.0), warmup_init=flags.get("lr_warmup_init", 0.0),
+                           warmup_steps=warmup, decay_steps=max(decay, 1), style=config.lr_decay_style,
+                           wsd_decay_steps=flags.get("lr_wsd_decay_iters"),
+                           wsd_style=flags.get("lr_wsd_decay_style", "exponential"))
+
+
 def new_model(setup: Setup, tokenizer):
     model = build_model(setup.config.model.architecture, len(tokenizer), setup.seed, tokenizer.pad_token_id,
                         **(setup.model_dims or {}))
@@ -66,21 +101,26 @@ class Generator:
         self.setup, self.name = setup, name
         self.tokenizer = _init(setup, cpus)
         c = setup.config
-        self.rows = self._encode(load_rows(setup.prompt_path, c.dataset.input_key, c.dataset.label_key))
-        self.eval_rows = (self._encode(load_rows(setup.eval_path, c.dataset.input_key, c.dataset.label_key))
-                          if setup.eval_path else [])
+        self.flags = parse_extra_args(c.extra_args)
+        metadata_key = self.flags.get("metadata_key", "metadata")
+        self.rows = self._encode(load_rows(setup.prompt_path, c.dataset.input_key, c.dataset.label_key, metadata_key))
+        self.eval_rows = (self._encode(load_rows(setup.eval_path, c.dataset.input_key, c.dataset.label_key,
+                                                 metadata_key)) if setup.eval_path else [])
         self.scorer = Scorer(c)
         self.model = model if model is not None else new_model(setup, self.tokenizer)
         self.model.eval()
 
-    def _encode(self, rows: list[Row]) -> list[tuple[Row, list[int]]]:
+    def _encode(self, rows: list[Row]) -> list[tuple[Row, str | list, list[int]]]:
+        """(row, the prompt as slime's Sample holds it, its token ids) for each prompt that fits."""
         c = self.setup.config
         out = []
         for row in rows:
-            ids = self.tokenizer(render(row.prompt, self.tokenizer, c.dataset.apply_chat_template),
-                                 add_special_tokens=False).input_ids
+            text = render(row.prompt, self.tokenizer, c.dataset.apply_chat_template)
+            ids = self.tokenizer(text, add_special_tokens=False).input_ids
+            # slime's Sample.prompt is the rendered text when it applies the chat template
+            prompt = text if c.dataset.apply_chat_template else row.prompt
             if c.rollout_max_prompt_len is None or len(ids) <= c.rollout_max_prompt_len:
-                out.append((row, ids))
+                out.append((row, prompt, ids))
         if not out:
             raise ValueError(f"every prompt is longer than rollout_max_prompt_len={c.rollout_max_prompt_len} tokens")
         return out
@@ -95,26 +135,35 @@ class Generator:
         torch.nn.utils.vector_to_parameters(flat.to(self.setup.device), self.model.parameters())
         return span(self.name, "update_weights", rollout_id, start, time.time())
 
-    def _sample(self, encoded, n: int, rollout_id: int, stream: int):
-        c, tok = self.setup.config, self.tokenizer
+    def _sample(self, encoded, n: int, rollout_id: int, stream: int, max_new_tokens: int, temperature: float,
+                top_p: float):
+        """Sample n responses per prompt and wrap them as slime's Samples.
+
+        The response text is decoded as slime decodes it: with special tokens (unless
+        --rollout-skip-special-tokens) and with the stop token kept (SGLang's no_stop_trim=True),
+        so a reward sees e.g. "4<|im_end|>" or "...</think> \\boxed{4}<|im_end|>"."""
+        tok = self.tokenizer
         gen = torch.Generator().manual_seed(self.setup.seed * 1_000_003 + rollout_id * 2 + stream)
         self.model.eval()
-        prompt_ids, prompt_mask = grpo.left_pad([e[1] for e in encoded], tok.pad_token_id)
+        prompt_ids, prompt_mask = grpo.left_pad([e[2] for e in encoded], tok.pad_token_id)
         device = self.setup.device
-        responses, response_mask = grpo.generate(
-            self.model, prompt_ids.to(device), prompt_mask.to(device), n, c.rollout_max_response_len,
-            c.rollout_temperature, c.rollout_top_p, tok.eos_token_id, tok.pad_token_id, gen)
+        responses, response_mask, nucleus, logprobs = grpo.generate(
+            self.model, prompt_ids.to(device), prompt_mask.to(device), n, max_new_tokens,
+            temperature, top_p, tok.eos_token_id, tok.pad_token_id, gen, details=True)
         responses, response_mask = responses.cpu(), response_mask.cpu()
+        skip_special = bool(self.flags.get("rollout_skip_special_tokens", False))
         samples = []
         for i in range(len(responses)):
-            row, ids = encoded[i // n]
+            row, prompt, ids = encoded[i // n]
             tokens = responses[i][response_mask[i].bool()].tolist()
             finished = bool(tokens) and tokens[-1] == tok.eos_token_id
-            samples.append(Sample(group_index=i // n, index=i, prompt=row.prompt, tokens=ids + tokens,
-                                  response=tok.decode(tokens, skip_special_tokens=True), response_length=len(tokens),
-                                  label=row.label, metadata={"row": row.index},
-                                  status=Sample.Status.COMPLETED if finished else Sample.Status.TRUNCATED))
-        return prompt_ids, prompt_mask, responses, response_mask, samples
+            samples.append(Sample(group_index=i // n, index=i, prompt=prompt, tokens=ids + tokens,
+                                  response=tok.decode(tokens, skip_special_tokens=skip_special),
+                                  response_length=len(tokens), label=row.label, metadata=copy.deepcopy(row.metadata),
+                                  status=Sample.Status.COMPLETED if finished else Sample.Status.TRUNCATED,
+                                  dataset_row=row.index))
+        extras = (None if nucleus is None else nucleus.cpu(), logprobs.cpu())
+        return prompt_ids, prompt_mask, responses, response_mask, samples, extras
 
     def rollout(self, rollout_id: int) -> dict:
         """Generate and score rollout `rollout_id`. Returns its tensors, metrics and timeline span."""
@@ -122,11 +171,14 @@ class Generator:
         start = time.time()
         rows = prompts_for_rollout(self.rows, rollout_id, c.rollout_batch_size, self.setup.seed,
                                    c.dataset.rollout_shuffle)
-        prompt_ids, prompt_mask, responses, response_mask, samples = self._sample(
-            rows, c.n_samples_per_prompt, rollout_id, stream=0)
-        rewards = torch.tensor(self.scorer(samples, rollout_id))
-        advantages = grpo.group_advantages(rewards, c.n_samples_per_prompt,
-                                           std_normalize=c.advantage_estimator in ("grpo", "gspo", "cispo"))
+        prompt_ids, prompt_mask, responses, response_mask, samples, (nucleus, logprobs) = self._sample(
+            rows, c.n_samples_per_prompt, rollout_id, 0, c.rollout_max_response_len, c.rollout_temperature,
+            c.rollout_top_p)
+        rewards = torch.tensor(self.scorer(samples, rollout_id), dtype=torch.float)
+        scores = grpo.post_process_rewards(
+            rewards, c.n_samples_per_prompt, c.advantage_estimator,
+            std_normalization=self.flags.get("grpo_std_normalization", True),
+            rewards_normalization=self.flags.get("rewards_normalization", True))
         end = time.time()
         grouped = rewards.view(-1, c.n_samples_per_prompt)
         lengths = torch.tensor([s.response_length for s in samples], dtype=torch.float)
@@ -140,7 +192,7 @@ class Generator:
         }
         examples = [{"prompt": str(s.prompt)[-120:], "response": s.response, "label": s.label, "reward": s.reward}
                     for s in samples[:: c.n_samples_per_prompt][:2]]
-        rollout = grpo.Rollout(prompt_ids, prompt_mask, responses, response_mask, rewards, advantages)
+        rollout = grpo.Rollout(prompt_ids, prompt_mask, responses, response_mask, rewards, scores, nucleus, logprobs)
         return {"rollout": rollout, "metrics": metrics,
                 "examples": examples, "span": span(self.name, "rollout", rollout_id, start, end)}
 
@@ -151,15 +203,24 @@ class Generator:
         out = self.rollout(rollout_id)
         return out.pop("rollout"), out
 
-    def evaluate(self, rollout_id: int) -> dict:
-        """Mean reward on (up to 64 of) the eval prompts."""
+    @property
+    def rollouts_per_epoch(self) -> int:
+        """slime's num_rollout_per_epoch: prompts (after the length filter) // rollout_batch_size."""
+        return len(self.rows) // self.setup.config.rollout_batch_size
+
+    def evaluate(self, rollout_id: int, suffix: str = "") -> dict:
+        """Mean reward over every eval prompt × n_samples_per_eval_prompt, as slime's eval: responses
+        up to eval_max_response_len (default rollout_max_response_len) tokens, sampled with
+        --eval-temperature/--eval-top-p (default: the rollout's). Logged as eval/<dataset name>."""
         c = self.setup.config
         start = time.time()
-        rows = self.eval_rows[:64]
-        samples = self._sample(rows, c.n_samples_per_eval_prompt, rollout_id, stream=1)[-1]
+        samples = self._sample(self.eval_rows, c.n_samples_per_eval_prompt, rollout_id, 1,
+                               c.eval_max_response_len or c.rollout_max_response_len,
+                               self.flags.get("eval_temperature") or c.rollout_temperature,
+                               self.flags.get("eval_top_p") or c.rollout_top_p)[4]
         rewards = self.scorer(samples, rollout_id)
         name = c.dataset.eval_prompt_data[0] if c.dataset.eval_prompt_data else "eval"
-        return {"metrics": {f"eval/{name}": sum(rewards) / len(rewards)},
+        return {"metrics": {f"eval/{name}{suffix}": sum(rewards) / len(rewards)},
                 "span": span(self.name, "eval", rollout_id, start, time.time())}
 
 
@@ -171,10 +232,14 @@ class Trainer:
         tokenizer = _init(setup, cpus)
         c = setup.config
         self.model = new_model(setup, tokenizer)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=c.lr, betas=(c.adam_beta1, c.adam_beta2),
-                                           weight_decay=c.weight_decay)
+        flags = parse_extra_args(c.extra_args)
+        # Megatron's AdamW: no decay on biases and 1-D parameters (the norms' gains)
+        self.optimizer = torch.optim.AdamW(grpo.adamw_param_groups(self.model, c.weight_decay), lr=c.lr,
+                                           betas=(c.adam_beta1, c.adam_beta2), eps=flags.get("adam_eps", 1e-8))
+        self.settings = loss_settings(c)
+        self.schedule = lr_schedule(c)
         self.ref_model = None
-        if c.use_kl_loss:
+        if c.use_kl_loss or c.kl_coef != 0:  # slime loads the reference for either
             self.ref_model = new_model(setup, tokenizer)
             self.ref_model.load_state_dict(self.model.state_dict())
             self.ref_model.requires_grad_(False).eval()
@@ -185,9 +250,8 @@ class Trainer:
         self.model.train()
         rollout = rollout.to(self.setup.device)
         metrics = grpo.train_on_rollout(
-            self.model, self.optimizer, rollout, global_batch_size=c.global_batch_size, eps_clip=c.eps_clip,
-            eps_clip_high=c.eps_clip_high, clip_grad=c.clip_grad, entropy_coef=c.entropy_coef,
-            kl_coef=c.kl_loss_coef, kl_type=c.kl_loss_type, ref_model=self.ref_model)
+            self.model, self.optimizer, rollout, global_batch_size=c.global_batch_size, settings=self.settings,
+            ref_model=self.ref_model, schedule=self.schedule, first_step=rollout_id * steps_per_rollout(c))
         end = time.time()
         trained = rollout.response_mask.sum().item() + 0.0
         metrics.update({"perf/train_time": end - start, "perf/train_tokens_per_sec": trained / max(end - start, 1e-9)})

@@ -119,7 +119,7 @@ def build_argv(r: Resolved, include_extra: bool = True) -> list[str]:
         add("--update-weights-interval", c.update_weights_interval)
 
     # Eval.
-    if c.eval_interval is not None:
+    if c.eval_interval:  # None or 0: no eval
         add("--eval-interval", c.eval_interval)
         add("--eval-prompt-data", *ds.eval_prompt_data)
         add("--n-samples-per-eval-prompt", c.n_samples_per_eval_prompt)

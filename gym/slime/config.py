@@ -183,13 +183,15 @@ class SlimeConfig:
 
     # --- Eval and checkpoints ---------------------------------------------------------------------
     eval_interval: int | None = None
-    """Evaluate every this many rollouts; None: 20 when the dataset has eval data, else off."""
+    """Evaluate every this many rollouts; 0: never; None: 20 when the dataset has eval data, else off."""
     n_samples_per_eval_prompt: int = 1
     """Answers per eval prompt."""
     eval_max_response_len: int | None = None
     """Longest eval response, in tokens; None: rollout_max_response_len."""
     save_interval: int | None = 20
     """Save a checkpoint every this many rollouts (and at the end); a preempted run resumes from it."""
+    keep_checkpoints: int = 3
+    """On Modal: keep only the newest this many saves (older ones are deleted; the plan shows the storage)."""
 
     # --- Launch -----------------------------------------------------------------------------------
     train_script: str | None = None
@@ -255,12 +257,16 @@ class SlimeConfig:
 
         return build_app(self._validated()[0])
 
-    def launch(self, *, detach: bool = True):
-        """Launch on Modal (detached): validate, check credentials and secrets, then download,
-        prepare and start training. Refuses before creating anything if a check fails."""
+    def launch(self, *, max_usd: float | None = None):
+        """Launch on Modal, detached, and return its `gym.launch.runs.Run` handle.
+
+        Refuses before creating anything if a check fails: the config, the cost bound (the run
+        estimate's upper bound must be within `max_usd`, or $50 without it), credentials,
+        secrets, or another live launch of the same run. Inside Modal a small CPU function runs
+        download -> prepare -> training attempts and stops the run when it has cost `max_usd`."""
         from gym.launch.launcher import launch
 
-        return launch(self, detach=detach)
+        return launch(self, max_usd=max_usd)
 
     def replace(self, **changes: Any) -> SlimeConfig:
         """A copy with some fields changed (the original is untouched)."""
@@ -500,12 +506,16 @@ def _default_name(config: SlimeConfig, model: ModelConfig, dataset: DatasetConfi
     return f"{model.short_name.lower().replace('.', '-')}-{data}-{layout.num_nodes}n-{mode}-{digest}"
 
 
+NOT_IN_FINGERPRINT = ("name", "keep_checkpoints")
+"""Fields that do not change what a run computes, so they do not change its derived name."""
+
+
 def fingerprint(config: SlimeConfig) -> dict[str, Any]:
     """The settings that define a run (everything but its name), as plain data."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        if f.name == "name":
+        if f.name in NOT_IN_FINGERPRINT:
             continue
         if isinstance(value, DatasetConfig):
             value = {"class": f"{type(value).__module__}.{type(value).__qualname__}", **value.state()}

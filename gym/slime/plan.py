@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gym import pricing
 from gym.errors import Problem
+from gym.launch.checkpoints import save_gib
 from gym.launch.resources import TRAIN_CPU_CORES, train_memory_gib
 from gym.slime.config import Resolved
+
+if TYPE_CHECKING:
+    from gym.perf import PerfEstimate
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,18 @@ class Plan:
     total_steps: int
     train_script: str
     usd_per_hour: float
+    keep_checkpoints: int = 3
+    """Saves kept on the run's checkpoint volume (older ones are deleted)."""
+    checkpoint_gib: float = 0.0
+    """Size of one save in GiB (weights, fp32 master weights, Adam states)."""
     derived: dict[str, str] = field(default_factory=dict)
     warnings: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = ()
+    perf: PerfEstimate | None = None
+    """The performance model's estimate (gym.perf): memory per GPU, seconds per rollout, run cost.
+    None when the GPU type has no specs or the model no architecture."""
+    run_limit_hours: float | None = None
+    """The longest run Modal's timeouts and retries allow (gym.perf.run_limit_hours)."""
 
     @property
     def cluster_gpus(self) -> int:
@@ -104,9 +118,40 @@ class Plan:
             ("cost", "price per hour", f"${self.usd_per_hour:,.2f}  (Modal list prices of {pricing.PRICES_AS_OF}: GPUs, "
                                           f"{TRAIN_CPU_CORES:g} cores and memory per node)"),
         ]
+        rows.append(("storage", "checkpoints",
+                     f"~{self.checkpoint_gib * (self.keep_checkpoints + 1):,.0f} GiB at most = "
+                     f"({self.keep_checkpoints} kept + 1 being written) × ~{self.checkpoint_gib:,.0f} GiB "
+                     f"in volume {self.name}-checkpoints"))
+        rows += self._perf_rows()
         rows += [("note", "note", n) for n in self.notes]
         rows += [("warning", ", ".join(w.fields), w.message) for w in self.warnings]
         return rows
+
+    def _perf_rows(self) -> list[tuple[str, str, str]]:
+        e = self.perf
+        if e is None:
+            return []
+
+        def parts(d: dict[str, float]) -> str:
+            return " + ".join(f"{k} {v:.1f}" for k, v in d.items() if v >= 0.05)
+
+        lo, hi = e.step_seconds_range
+        (h0, h1), (u0, u1) = e.run_hours_range, e.run_usd_range
+        return [
+            ("memory", "training GPU", f"{e.train_memory_gib:.1f} of {e.gpu_memory_gib:.1f} GiB "
+                                       f"({e.train_share:.0%}): {parts(e.train_memory)}"),
+            ("memory", "rollout GPU", f"{e.rollout_memory_gib:.1f} of {e.gpu_memory_gib:.1f} GiB "
+                                      f"({e.rollout_share:.0%}): {parts(e.rollout_memory)}"),
+            ("memory", "KV cache", f"{e.kv_cache_tokens:,} tokens per engine; {e.in_flight} sequences in flight, "
+                                   f"{e.waves} wave(s) per rollout"),
+            ("time", "per rollout", f"~{e.step_seconds:.0f} s ({lo:.0f}–{hi:.0f}): "
+                                    + ", ".join(f"{k} {v:.1f}" for k, v in e.phases.items() if v >= 0.05)
+                                    + (" (added: colocated)" if self.colocate else " (rollout overlaps training)")),
+            ("time", "whole run", f"~{e.run_hours:.1f} h ({h0:.1f}–{h1:.1f}), ~${e.run_usd:,.0f} (${u0:,.0f}–${u1:,.0f})"
+                                  f" for {self.num_rollout} rollouts"),
+            ("time", "lengths", f"responses ~{e.mean_response_tokens:.0f} tokens on average, prompts "
+                                f"~{e.mean_prompt_tokens:.0f} (gym.perf assumptions)"),
+        ]
 
     def __str__(self) -> str:
         rows = self.rows()
@@ -142,6 +187,7 @@ def make_plan(r: Resolved, warnings: list[Problem] | tuple[Problem, ...] = ()) -
                      f"tutorial; slime's own --actor-num-nodes counts training nodes only: {lay.actor_num_nodes}")
     gbs = c.global_batch_size
     steps = r.steps_per_rollout
+    perf, limit, warnings = _perf(r, tuple(warnings))
     price = (pricing.container_usd_per_hour(c.gpu_type, c.gpus_per_node, TRAIN_CPU_CORES,
                                             train_memory_gib(c.optimizer_cpu_offload)) * c.num_nodes
              if c.gpu_type in pricing.GPU_USD_PER_SECOND else float("nan"))
@@ -154,5 +200,25 @@ def make_plan(r: Resolved, warnings: list[Problem] | tuple[Problem, ...] = ()) -
         rollout_batch_size=c.rollout_batch_size, n_samples_per_prompt=c.n_samples_per_prompt,
         samples_per_rollout=r.samples_per_rollout, global_batch_size=gbs, steps_per_rollout=steps,
         num_rollout=c.num_rollout, total_steps=c.num_rollout * steps, train_script=r.train_script,
-        usd_per_hour=price, derived=dict(r.derived), warnings=tuple(w for w in warnings if w.severity == "warning"),
-        notes=tuple(notes))
+        usd_per_hour=price, keep_checkpoints=c.keep_checkpoints,
+        checkpoint_gib=save_gib(r.model.architecture.approx_params()), derived=dict(r.derived), warnings=tuple(w for w in warnings if w.severity == "warning"),
+        notes=tuple(notes), perf=perf, run_limit_hours=limit)
+
+
+def _perf(r: Resolved, warnings: tuple[Problem, ...]):
+    """The estimate, the run-length limit and the warnings with a too-long-run warning added."""
+    from gym.errors import ConfigError
+    from gym.perf import estimate_resolved, run_limit_hours
+
+    try:
+        perf = estimate_resolved(r)
+    except (ConfigError, ArithmeticError, TypeError, ValueError):
+        return None, None, warnings
+    limit = run_limit_hours()
+    if perf.run_hours > limit:
+        warnings += (Problem(
+            ("num_rollout",), f"the run is estimated at ~{perf.run_hours:.0f} h "
+            f"({perf.run_hours_range[0]:.0f}–{perf.run_hours_range[1]:.0f} h), longer than Modal's timeouts and "
+            f"retries allow ({limit:.0f} h): it would stop before num_rollout={r.config.num_rollout}",
+            (), severity="warning", rule="run_fits_time_limit"),)
+    return perf, limit, warnings

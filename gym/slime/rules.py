@@ -164,9 +164,11 @@ POSITIVE_INTS = (
     "context_parallel_size", "expert_model_parallel_size", "expert_tensor_parallel_size",
     "rollout_num_gpus_per_engine", "rollout_batch_size", "n_samples_per_prompt", "global_batch_size",
     "micro_batch_size", "num_rollout", "max_tokens_per_gpu", "rollout_max_response_len",
-    "rollout_max_prompt_len", "update_weights_interval", "save_interval", "eval_interval",
-    "n_samples_per_eval_prompt", "eval_max_response_len", "recompute_num_layers",
+    "rollout_max_prompt_len", "update_weights_interval", "save_interval",
+    "n_samples_per_eval_prompt", "eval_max_response_len", "recompute_num_layers", "keep_checkpoints",
 )
+NON_NEGATIVE_INTS = ("eval_interval",)
+"""Counts where 0 means "never" (eval_interval=0 turns eval off)."""
 
 
 @rule
@@ -176,6 +178,10 @@ def positive_counts(r: Resolved) -> Iterator[Problem]:
         value = getattr(r.config, name)
         if value is not None and value < 1:
             yield problem(name, f"{name}={value} must be ≥ 1", fixes(name, [1]))
+    for name in NON_NEGATIVE_INTS:
+        value = getattr(r.config, name)
+        if value is not None and value < 0:
+            yield problem(name, f"{name}={value} must be ≥ 0 (0: never)", fixes(name, [0]))
 
 
 @rule
@@ -486,12 +492,14 @@ def lr_warmup_within_run(r: Resolved) -> Iterator[Problem]:
 
 @rule
 def group_needs_two_samples(r: Resolved) -> Iterator[Problem]:
-    """GRPO-style estimators need n_samples_per_prompt ≥ 2 (a group of one has zero advantage)."""
+    """GRPO-style estimators need n_samples_per_prompt ≥ 2: slime divides each group's centred
+    rewards by the group's std with Bessel's correction, which for one sample is NaN."""
     c = r.config
     if c.advantage_estimator in GROUP_ESTIMATORS and c.n_samples_per_prompt < 2:
         yield problem("n_samples_per_prompt",
                       f"{c.advantage_estimator} compares samples of the same prompt: n_samples_per_prompt="
-                      f"{c.n_samples_per_prompt} must be ≥ 2", fixes("n_samples_per_prompt", [4, 8, 16]))
+                      f"{c.n_samples_per_prompt} must be ≥ 2 (slime divides by the group's std, which for one "
+                      "sample is NaN: every advantage would be NaN)", fixes("n_samples_per_prompt", [4, 8, 16]))
 
 
 @rule
@@ -541,17 +549,43 @@ def engine_heads_divisible(r: Resolved) -> Iterator[Problem]:
                       fixes("rollout_num_gpus_per_engine", nearest([d for d in divisors(heads) if d <= 8], g)))
 
 
+def _perf_problems(r: Resolved, rule_name: str) -> list[Problem]:
+    """The performance model's memory verdicts of one kind (gym.perf.verdict). Silent when the
+    model has nothing to say: a GPU without specs or a broken count is reported by its own rule."""
+    from gym.errors import ConfigError
+    from gym.perf import estimate_resolved
+
+    try:
+        estimate = estimate_resolved(r)
+    except (ConfigError, ArithmeticError, TypeError, ValueError):
+        return []
+    return [p for p in estimate.problems if p.rule == rule_name]
+
+
 @rule
 def memory_fraction_range(r: Resolved) -> Iterator[Problem]:
-    """0 < sglang_mem_fraction_static < 1; colocated runs need room for Megatron (≤ 0.85)."""
+    """0 < sglang_mem_fraction_static < 1; colocated, SGLang's share + Megatron's sleeping residual
+    + CUDA graphs must fit the GPU (error) and stay under 90% of it (warning) — the model's verdict."""
     f = r.config.sglang_mem_fraction_static
     if not 0 < f < 1:
         yield problem("sglang_mem_fraction_static", f"0 < sglang_mem_fraction_static < 1 must hold; it is {f}",
                       fixes("sglang_mem_fraction_static", [0.7]))
-    elif r.config.colocate and f > 0.85:
-        yield problem("sglang_mem_fraction_static",
-                      f"sglang_mem_fraction_static={f} leaves {1 - f:.0%} of each GPU for Megatron while colocated "
-                      "(slime's scripts use 0.7)", fixes("sglang_mem_fraction_static", [0.7, 0.8]), severity="warning")
+        return
+    yield from _perf_problems(r, "memory_fraction_range")
+
+
+@rule
+def memory_fits(r: Resolved) -> Iterator[Problem]:
+    """Training memory per GPU (gym.perf): weights + grads + optimizer + activations + fp32 logits +
+    overhead ≤ the GPU (error, with the breakdown and fixes that fit); above 90% of it: warning."""
+    yield from _perf_problems(r, "memory_fits")
+
+
+@rule
+def kv_pool_fits(r: Resolved) -> Iterator[Problem]:
+    """SGLang's KV pool (fraction × free − weights) holds at least one sample of maximum length."""
+    if 0 < r.config.sglang_mem_fraction_static < 1:
+        yield from _perf_problems(r, "kv_pool_fits")
 
 
 @rule
@@ -756,7 +790,7 @@ def dataset_files(r: Resolved) -> Iterator[Problem]:
 def eval_needs_data(r: Resolved) -> Iterator[Problem]:
     """slime: eval_interval needs eval data."""
     c = r.config
-    if c.eval_interval is not None and not r.dataset.eval_prompt_data:
+    if c.eval_interval and not r.dataset.eval_prompt_data:
         yield problem(("eval_interval", "dataset"),
                       f"eval_interval={c.eval_interval} needs eval data, but dataset {r.dataset.name!r} has none",
                       fixes("eval_interval", [None]))

@@ -1,0 +1,232 @@
+"""Runs inside Modal on a small CPU container: download -> prepare -> training attempts.
+
+`launch()` spawns `pipeline` detached and returns, so the notebook, kernel or laptop may go away.
+The pipeline then
+
+1. downloads the model and prepares the dataset (each idempotent, in its own function);
+2. runs training *attempts*: before each, the checkpoint folder is repaired to its newest
+   complete save (`checkpoints.prepare_resume`) and pruned to `keep_checkpoints`; the attempt
+   (the clustered `train` function) resumes from there;
+3. while an attempt runs, every `POLL_S` it heartbeats the run's lease, adds the cluster's price
+   to the money spent, prunes old saves, and cancels the attempt when the spend reaches
+   `max_usd` (the checkpoint stays; a relaunch resumes);
+4. after an attempt, `decide` says what is next: an attempt that ended with a new checkpoint is
+   followed by another (Modal stops each function at 24 h; a failure after progress, e.g. a
+   preemption or the memory creep of long colocated runs, also resumes); one that failed
+   without a new checkpoint is not retried (it would fail the same way) and the run fails with
+   the attempt's last log lines;
+5. before its own 24 h limit it hands over to a fresh `pipeline` call with its state, so attempts
+   chain for as long as the run and its budget need.
+
+`spec["stages"]` lists num_rollout per stage (normally one stage, the config's). The smoke run has
+two: 2 rollouts, then 3, which resumes the first stage's checkpoint and proves resume works.
+
+Only `pipeline()` touches Modal; `decide`, `with_num_rollout` and `Spend` are plain logic.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from gym.launch.runs import HEARTBEAT_S
+
+POLL_S = HEARTBEAT_S
+"""Seconds between looks at a running attempt (heartbeat, budget, pruning)."""
+PIPELINE_TIMEOUT_S = 24 * 3600
+"""Modal's longest function timeout, for the pipeline itself."""
+HANDOVER_AFTER_S = PIPELINE_TIMEOUT_S - 30 * 60
+"""The pipeline passes its state to a fresh call this long after it started."""
+MAX_ATTEMPTS = 100
+"""A backstop: attempts only continue after progress, and the budget stops them anyway."""
+COMMIT_GRACE_S = 60
+"""After a multi-node attempt, wait this long before reading the checkpoints: the other nodes
+commit their shards as their containers shut down."""
+PIPELINE_CPU = 1.0
+PIPELINE_MEMORY_MIB = 2048
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one training attempt ended."""
+
+    ok: bool
+    error: str = ""
+    """The attempt's error (the training function puts the job's last log lines in it)."""
+    checkpoint_before: int | None = None
+    checkpoint_after: int | None = None
+
+    @property
+    def progressed(self) -> bool:
+        """A new checkpoint was written during the attempt."""
+        return self.checkpoint_after is not None and (self.checkpoint_before is None
+                                                      or self.checkpoint_after > self.checkpoint_before)
+
+
+def decide(outcome: Outcome, stage: int, num_stages: int, attempts: int) -> str:
+    """What follows an attempt: "next_stage", "done", "retry" (resume) or "fail"."""
+    if outcome.ok:
+        if stage > 0 and not outcome.progressed:  # a resumed stage must add a save, or resume is unproven
+            return "fail"
+        return "next_stage" if stage + 1 < num_stages else "done"
+    if outcome.progressed and attempts < MAX_ATTEMPTS:
+        return "retry"
+    return "fail"
+
+
+def failure_message(outcome: Outcome, attempts: int) -> str:
+    if outcome.ok:
+        return (f"attempt {attempts} resumed from checkpoint {outcome.checkpoint_before} but saved nothing new "
+                f"(latest: {outcome.checkpoint_after}): resuming did not continue the run")
+    why = ("it wrote no new checkpoint, so a retry would repeat it" if not outcome.progressed
+           else f"{attempts} attempts reached the limit of {MAX_ATTEMPTS}")
+    return f"attempt {attempts} failed and is not retried ({why}):\n{outcome.error}"
+
+
+def with_num_rollout(argv: list[str], num_rollout: int) -> list[str]:
+    """The slime argv with `--num-rollout` set to this stage's value."""
+    out = list(argv)
+    i = out.index("--num-rollout")
+    out[i + 1] = str(num_rollout)
+    return out
+
+
+@dataclass
+class Spend:
+    """Money spent so far in US dollars: the training cluster while an attempt is requested or
+    running (start-up included), plus the pipeline's own CPU container."""
+
+    usd: float
+    cluster_usd_per_hour: float
+    cpu_usd_per_hour: float
+    max_usd: float
+
+    def add(self, seconds: float, cluster: bool) -> None:
+        rate = self.cpu_usd_per_hour + (self.cluster_usd_per_hour if cluster else 0.0)
+        self.usd += rate * seconds / 3600
+
+    def exhausted(self, ahead_s: float = POLL_S) -> bool:
+        """Whether the budget would run out before the next look (so stop now, not after)."""
+        return self.usd + (self.cluster_usd_per_hour + self.cpu_usd_per_hour) * ahead_s / 3600 >= self.max_usd
+
+
+# ---- the Modal function ----------------------------------------------------------------------------
+
+def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
+    """The run, start to end (see the module docstring). `fn_ids` are the object ids of this
+    app's functions (`modal.Function.from_id`); `state` is a handed-over pipeline's progress."""
+    import modal
+
+    from gym.launch import checkpoints
+    from gym.launch.runs import REGISTRY, update
+
+    started = time.monotonic()
+    state = dict(state or {})
+    registry = modal.Dict.from_name(REGISTRY)
+    name, holder = spec["name"], spec["lease"]["holder"]
+    fns = {k: modal.Function.from_id(v) for k, v in fn_ids.items()}
+    spend = Spend(usd=state.get("spent_usd", 0.0), cluster_usd_per_hour=spec["budget"]["usd_per_hour"],
+                  cpu_usd_per_hour=spec["budget"]["cpu_usd_per_hour"], max_usd=spec["budget"]["max_usd"])
+    ckpt_volume = modal.Volume.from_name(spec["volumes"]["checkpoints"])
+    ckpt_dir = spec["checkpoint_dir"]
+    clock = [time.monotonic()]
+
+    def beat(**fields) -> None:
+        now = time.monotonic()
+        spend.add(now - clock[0], cluster=bool(state.get("train_call_id")))
+        clock[0] = now
+        if update(registry, name, holder, spent_usd=round(spend.usd, 4), **fields) is None:
+            raise LeaseLost(f"[gym] run {name} was taken over by another launch; this pipeline stops")
+        print(f"[gym] {name}: {fields.get('phase', '')} {fields.get('detail', '')} (~${spend.usd:,.2f} spent)",
+              flush=True)
+
+    def finish(phase: str, detail: str, **fields) -> dict:
+        beat(phase=phase, detail=detail, **fields)
+        return {"run": name, "phase": phase, "detail": detail, "spent_usd": spend.usd}
+
+    try:
+        if not state.get("data_ready"):
+            beat(phase="downloading", detail=spec["model"]["repo"])
+            fns["download_model"].remote(spec)
+            beat(phase="preparing", detail="dataset")
+            fns["prepare_dataset"].remote(spec)
+            state["data_ready"] = True
+        stages = spec["stages"]
+        while state.get("stage", 0) < len(stages):
+            stage = state.get("stage", 0)
+            if not state.get("train_call_id"):
+                ckpt_volume.reload()
+                resume = checkpoints.prepare_resume(ckpt_dir)
+                checkpoints.prune(ckpt_dir, spec["keep_checkpoints"])
+                ckpt_volume.commit()
+                print(f"[gym] {resume}", flush=True)
+                if stage > 0 and resume.iteration is None:
+                    return finish("failed", f"stage {stage + 1} found no checkpoint to resume from")
+                if spend.exhausted():
+                    return finish("stopped", f"budget ${spend.max_usd:,.2f} reached before attempt "
+                                  f"{state.get('attempts', 0) + 1}; relaunch with a higher max_usd to resume")
+                state["attempts"] = state.get("attempts", 0) + 1
+                state["checkpoint_before"] = resume.iteration
+                call = fns["train"].spawn({**spec, "argv": with_num_rollout(spec["argv"], stages[stage])})
+                state["train_call_id"] = call.object_id
+                beat(phase="training", detail=f"stage {stage + 1}/{len(stages)}, attempt {state['attempts']}, "
+                     f"{stages[stage]} rollouts", attempt=state["attempts"], train_call_id=call.object_id,
+                     checkpoint=resume.iteration)
+            call = modal.FunctionCall.from_id(state["train_call_id"])
+            outcome = None
+            while outcome is None:
+                try:
+                    call.get(timeout=POLL_S)
+                    outcome = Outcome(ok=True)
+                except TimeoutError:  # builtin: the attempt is still running
+                    pass
+                except Exception as err:  # the attempt failed (its message holds the last log lines)
+                    outcome = Outcome(ok=False, error=f"{type(err).__name__}: {err}")
+                ckpt_volume.reload()
+                latest = checkpoints.latest_iteration(ckpt_dir)
+                if outcome is None:
+                    if checkpoints.prune(ckpt_dir, spec["keep_checkpoints"]):
+                        ckpt_volume.commit()
+                    beat(phase="training", detail=f"stage {stage + 1}/{len(stages)}, attempt {state['attempts']}",
+                         checkpoint=latest)
+                    if spend.exhausted():
+                        call.cancel(terminate_containers=True)
+                        state["train_call_id"] = None
+                        return finish("stopped", f"spent ~${spend.usd:,.2f} of max_usd ${spend.max_usd:,.2f}; "
+                                      f"the last checkpoint ({latest}) is kept: relaunch to resume", checkpoint=latest)
+                    if time.monotonic() - started > HANDOVER_AFTER_S:
+                        state["spent_usd"] = spend.usd
+                        nxt = fns["pipeline"].spawn(spec, fn_ids, state)
+                        beat(phase="training", detail="pipeline handed over (24 h limit)", pipeline_call_id=nxt.object_id)
+                        return {"run": name, "phase": "handed over", "next": nxt.object_id}
+            if spec["num_nodes"] > 1:
+                time.sleep(COMMIT_GRACE_S)
+                ckpt_volume.reload()
+                latest = checkpoints.latest_iteration(ckpt_dir)
+            outcome = Outcome(outcome.ok, outcome.error, state.get("checkpoint_before"), latest)
+            beat(phase="training", detail=f"attempt {state['attempts']} {'ended' if outcome.ok else 'failed'}",
+                 checkpoint=latest)
+            state["train_call_id"] = None
+            step = decide(outcome, stage, len(stages), state["attempts"])
+            if step == "fail":
+                message = failure_message(outcome, state["attempts"])
+                return finish("failed", message.splitlines()[0], error=message, checkpoint=latest)
+            if step == "retry":
+                print(f"[gym] attempt {state['attempts']} stopped after progress (checkpoint {latest}): "
+                      f"resuming\n{outcome.error}", flush=True)
+                continue
+            state["stage"] = stage + 1
+        return finish("succeeded", f"{stages[-1]} rollouts", checkpoint=checkpoints.latest_iteration(ckpt_dir))
+    except LeaseLost as err:
+        print(err, flush=True)
+        if state.get("train_call_id"):
+            modal.FunctionCall.from_id(state["train_call_id"]).cancel(terminate_containers=True)
+        return {"run": name, "phase": "taken over"}
+    except Exception as err:
+        update(registry, name, holder, phase="failed", detail=f"{type(err).__name__}: {err}"[:500],
+               error=f"{type(err).__name__}: {err}", spent_usd=round(spend.usd, 4))
+        raise
+
+
+class LeaseLost(RuntimeError):
+    """Another launch took over this run's name: stop without touching its cluster."""

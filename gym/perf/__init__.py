@@ -1,0 +1,197 @@
+"""The performance model: memory per GPU, seconds per rollout and the cost of a whole run.
+
+    from gym.perf import estimate
+    e = estimate(SlimeConfig(model="Qwen3-4B", num_nodes=4))
+    e.train_memory_gib, e.kv_cache_tokens, e.step_seconds, e.run_usd_range
+
+Memory (gym.perf.memory) follows Megatron's and SGLang's own arithmetic part by part; time
+(gym.perf.timing) is physics (bytes over bandwidth, FLOPs over peak) with named efficiency
+constants fitted to published runs (scripts/calibrate_perf.py, BENCHMARKS.md). GPU specs live
+in gym.perf.hardware. The estimate reads a config and never changes it; rules (memory), the
+plan, the control panel and the launcher's cost bound all ask it rather than re-deriving.
+
+Assumptions when the caller gives no lengths: responses average DEFAULT_RESPONSE_FRACTION of
+`rollout_max_response_len` and the longest reaches the cap; prompts average half of
+`rollout_max_prompt_len`, or DEFAULT_PROMPT_TOKENS when it is unset (a GSM8K question in
+Qwen's chat template is ~100-200 tokens).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gym.errors import ConfigError, Problem
+from gym.perf import memory as mem
+from gym.perf import timing as tm
+from gym.perf.hardware import GPUS, GPUSpec, gpu_spec
+
+DEFAULT_RESPONSE_FRACTION = 0.35
+"""Mean response length as a share of rollout_max_response_len when not given (reasoning models
+on math: slime's Qwen3-4B DAPO runs average ~30-40% of an 8k cap; row 7: 1363 of 9324 = 15%)."""
+DEFAULT_PROMPT_TOKENS = 200
+"""Mean prompt length when rollout_max_prompt_len is unset (GSM8K in a chat template)."""
+PEAK_WARNING_SHARE = 0.9
+"""A plan warns when an estimated peak exceeds this share of the GPU."""
+PHASES = ("generate", "log_probs", "train", "update_weights", "switch")
+
+__all__ = ["GPUS", "GPUSpec", "PerfEstimate", "estimate", "estimate_resolved", "gpu_spec", "run_limit_hours"]
+
+
+@dataclass(frozen=True)
+class PerfEstimate:
+    """What one config costs in memory, time and money, before launch. GiB, seconds, hours, USD."""
+
+    train_memory_gib: float
+    """Peak per training GPU (the most loaded one), GiB."""
+    train_memory: dict[str, float]
+    """train_memory_gib by part: weights, grads, optimizer, activations, logits, reference, overhead."""
+    gpu_memory_gib: float
+    """Usable memory per GPU (as CUDA reports it), GiB."""
+    kv_cache_tokens: int
+    """Tokens one SGLang engine's KV pool holds."""
+    rollout_memory: dict[str, float]
+    """One rollout GPU during generation, GiB by part: weights, kv_cache, cuda_graphs, overhead."""
+    step_seconds: float
+    """Point estimate of one rollout (generate, score, train, update), seconds."""
+    step_seconds_range: tuple[float, float]
+    phases: dict[str, float]
+    """Seconds per rollout by phase: generate, log_probs, train, update_weights, switch."""
+    run_hours: float
+    run_hours_range: tuple[float, float]
+    run_usd: float
+    run_usd_range: tuple[float, float]
+    fits: bool
+    """True when training and rollout both fit their GPUs by the point estimate (peaks ≤ capacity,
+    the KV pool holds one sample). Validation refuses only clear misses (gym.perf.verdict)."""
+    assumptions: str
+    rollout_memory_gib: float = 0.0
+    """Peak per rollout GPU during generation, GiB."""
+    in_flight: int = 0
+    """Sequences one engine decodes at once."""
+    waves: int = 1
+    """Rounds of `in_flight` sequences one engine needs for its share of a rollout."""
+    mean_response_tokens: float = 0.0
+    mean_prompt_tokens: float = 0.0
+    longest_sample_tokens: int = 0
+    """Prompt + response of the longest sample (what one KV pool and one micro-batch must hold)."""
+    kv_pool_gib: float = 0.0
+    """SGLang's KV pool before clipping at 0 (negative: the weights alone exceed the fraction)."""
+    problems: tuple[Problem, ...] = field(default=())
+    """Memory verdicts (errors: cannot fit; warnings: above PEAK_WARNING_SHARE), for the rules."""
+
+    @property
+    def train_share(self) -> float:
+        return self.train_memory_gib / self.gpu_memory_gib
+
+    @property
+    def rollout_share(self) -> float:
+        return self.rollout_memory_gib / self.gpu_memory_gib
+
+    def __str__(self) -> str:
+        lo, hi = self.step_seconds_range
+        return (f"train {self.train_memory_gib:.1f} of {self.gpu_memory_gib:.1f} GiB per GPU; KV pool "
+                f"{self.kv_cache_tokens:,} tokens; ~{self.step_seconds:.0f} s per rollout ({lo:.0f}–{hi:.0f}); "
+                f"run ~{self.run_hours:.1f} h, ~${self.run_usd:,.0f} "
+                f"(${self.run_usd_range[0]:,.0f}–${self.run_usd_range[1]:,.0f})")
+
+
+def estimate(config, *, mean_response_tokens: float | None = None,
+             mean_prompt_tokens: float | None = None) -> PerfEstimate:
+    """Estimate a SlimeConfig's memory, time and cost. Does not validate (an invalid config still
+    gets numbers where they exist) and never changes the config.
+
+    Raises ConfigError when the GPU type has no specs or the model has no architecture."""
+    return estimate_resolved(config.resolve(), mean_response_tokens=mean_response_tokens,
+                             mean_prompt_tokens=mean_prompt_tokens)
+
+
+def _lengths(c, mean_response, mean_prompt) -> tuple[float, float, int]:
+    response = mean_response if mean_response is not None else DEFAULT_RESPONSE_FRACTION * c.rollout_max_response_len
+    if mean_prompt is None:
+        mean_prompt = c.rollout_max_prompt_len / 2 if c.rollout_max_prompt_len else DEFAULT_PROMPT_TOKENS
+    prompt_max = c.rollout_max_prompt_len or 2 * DEFAULT_PROMPT_TOKENS
+    return float(min(response, c.rollout_max_response_len)), float(mean_prompt), int(prompt_max)
+
+
+def run_limit_hours() -> float:
+    """The longest run gym's Modal app allows: its train function's timeout times its attempts
+    (`gym.launch.app`: `max_run_seconds()` when it defines one, else TRAIN_TIMEOUT_S × (1 +
+    TRAIN_RETRIES): each retry resumes from the latest checkpoint)."""
+    from gym.launch import app
+
+    fn = getattr(app, "max_run_seconds", None)
+    if callable(fn):
+        return fn() / 3600
+    return app.TRAIN_TIMEOUT_S * (1 + app.TRAIN_RETRIES) / 3600
+
+
+def usd_per_hour(c) -> float:
+    """The cluster's list price per hour (GPUs, cores, memory), NaN for GPUs without a price."""
+    from gym import pricing
+    from gym.launch.resources import TRAIN_CPU_CORES, train_memory_gib
+
+    if c.gpu_type not in pricing.GPU_USD_PER_SECOND:
+        return float("nan")
+    return pricing.container_usd_per_hour(c.gpu_type, c.gpus_per_node, TRAIN_CPU_CORES,
+                                          train_memory_gib(c.optimizer_cpu_offload)) * c.num_nodes
+
+
+def estimate_resolved(r, *, mean_response_tokens: float | None = None,
+                      mean_prompt_tokens: float | None = None) -> PerfEstimate:
+    """estimate() for an already resolved config (cached on it: rules, plan and panel share one)."""
+    key = (mean_response_tokens, mean_prompt_tokens)
+    cache = r.__dict__.setdefault("_perf_cache", {})
+    if key in cache:
+        return cache[key]
+    c, lay, arch = r.config, r.layout, r.model.architecture
+    if arch is None:
+        raise ConfigError([Problem(("model",), f"model {r.model.model_name!r} has no architecture "
+                                   "(gym.models.ModelArchitecture: layers, hidden size, heads, vocabulary), so "
+                                   "its memory and time cannot be estimated", rule="model_architecture_known")],
+                          subject="performance estimate")
+    spec = gpu_spec(c.gpu_type)
+    response, prompt, prompt_max = _lengths(c, mean_response_tokens, mean_prompt_tokens)
+    longest = prompt_max + c.rollout_max_response_len
+
+    train = mem.train_memory(c, arch, lay, prompt_max)
+    rollout, kv_tokens, pool = mem.rollout_memory(c, arch, lay, spec.memory_gib)
+    train_peak = sum(train.values())
+    rollout_peak = sum(rollout.values())
+    gen = tm.generate_s(c, arch, spec, lay, kv_tokens, prompt, response, c.rollout_max_response_len)
+    log_probs, train_s = tm.train_phases(c, arch, spec, lay, train, prompt, response)
+    phases = {"generate": gen["seconds"], "log_probs": log_probs, "train": train_s,
+              "update_weights": tm.update_weights_s(arch, lay), "switch": tm.switch_s(lay, train, rollout)}
+    step = tm.step_s(lay, phases, c.update_weights_interval)
+    step_range = (step / tm.STEP_RANGE_FACTOR, step * tm.STEP_RANGE_FACTOR)
+    lo_s, mid_s, hi_s = tm.STARTUP_S
+    hours = (c.num_rollout * step + mid_s) / 3600
+    hours_range = ((c.num_rollout * step_range[0] + lo_s) / 3600, (c.num_rollout * step_range[1] + hi_s) / 3600)
+    price = usd_per_hour(c)
+
+    from gym.perf.verdict import memory_problems
+
+    problems = memory_problems(r, spec, train, rollout, kv_tokens, pool, longest)
+    fits = (not any(p.severity == "error" for p in problems) and train_peak <= spec.memory_gib
+            and (not lay.colocate or rollout_peak <= spec.memory_gib))
+    result = PerfEstimate(
+        train_memory_gib=train_peak, train_memory=train, gpu_memory_gib=spec.memory_gib,
+        kv_cache_tokens=kv_tokens, rollout_memory=rollout, step_seconds=step, step_seconds_range=step_range,
+        phases=phases, run_hours=hours, run_hours_range=hours_range, run_usd=hours * price,
+        run_usd_range=(hours_range[0] * price, hours_range[1] * price), fits=fits,
+        assumptions=assumptions_text(c, spec, response, prompt, price),
+        rollout_memory_gib=rollout_peak, in_flight=gen["in_flight"], waves=gen["waves"],
+        mean_response_tokens=response, mean_prompt_tokens=prompt, longest_sample_tokens=longest,
+        kv_pool_gib=pool, problems=tuple(problems))
+    cache[key] = result
+    return result
+
+
+def assumptions_text(c, spec, response: float, prompt: float, price: float) -> str:
+    return (f"{spec.name}: {spec.memory_gib:.1f} GiB, {spec.hbm_bytes_per_s / 1e12:.2f} TB/s, "
+            f"{spec.bf16_flops / 1e12:.0f} TFLOP/s bf16. Responses average {response:.0f} tokens (longest "
+            f"{c.rollout_max_response_len}), prompts {prompt:.0f}. Decode at {tm.DECODE_BANDWIDTH_EFFICIENCY:.0%} of HBM "
+            f"bandwidth, training at {tm.TRAIN_MFU:.0%} MFU, weight updates at "
+            f"{tm.UPDATE_BYTES_PER_S / 1e9:.1f} GB/s; start-up {tm.STARTUP_S[1] / 60:.0f} min "
+            f"({tm.STARTUP_S[0] / 60:.0f}–{tm.STARTUP_S[2] / 60:.0f}); evaluation and checkpoint saves not "
+            f"counted. Step range ×/÷ {tm.STEP_RANGE_FACTOR} (the calibration error, see BENCHMARKS.md)."
+            + ("" if price == price else f" No list price for {spec.name}: cost is NaN."))

@@ -1,0 +1,218 @@
+"""Memory per GPU, part by part: Megatron training and one SGLang engine's KV pool.
+
+Pure arithmetic on the architecture (gym.models) and the resolved layout; every byte count
+says where it comes from. GiB = 2**30 bytes.
+
+Training (Megatron with the distributed optimizer, as slime runs it; cf. Megatron-LM
+`megatron/training/theoretical_memory_usage.py`): bf16 weights (2 B) and fp32 main grads
+(4 B) per parameter on every rank of a model-parallel group, so ÷ TP·PP (experts ÷
+EP·ETP·PP); fp32 master weights + two Adam moments (12 B) sharded over the data-parallel
+ranks (÷ DP·CP; experts ÷ W/(EP·ETP·PP)), or in host memory with `optimizer_cpu_offload`.
+
+Rollout (SGLang `model_runner.profile_max_num_token`): the KV pool is
+`available_after_load − total·(1 − mem_fraction_static)`, i.e. about
+`fraction × free − weights`, divided into tokens of `2 (K,V) × layers × KV heads × head_dim
+× 2 B` each (KV heads ÷ engine TP, at least one per GPU).
+"""
+
+from __future__ import annotations
+
+import math
+
+GIB = float(1 << 30)
+
+# ---- Constants (each from a measurement) ----------------------------------------------------------
+CUDA_CONTEXT_GIB = 0.5
+"""CUDA context + cuBLAS workspace of one process before it allocates anything (typical for
+Hopper with CUDA 12; SGLang's "total" is measured after it)."""
+SGLANG_LOAD_EXTRA_GIB = 0.55
+"""What SGLang holds after loading weights besides the weights (sampler, rotary caches, NCCL):
+row 16 of perf-calibration.md (Qwen3-32B, H100, fraction 0.90): 0.90 × (79.65 − 0.5) − 61.07 −
+pool 9.54 = 0.55 GiB."""
+CUDA_GRAPH_BASE_GIB = 1.48
+CUDA_GRAPH_PER_LAYER_GIB = 0.0232
+"""SGLang's CUDA-graph memory grows with depth: rows 16 (Qwen3-32B, 64 layers: 2.97 GiB) and
+17 (Qwen3-8B, 36 layers: 2.32 GiB) fit 1.48 + 0.0232 × layers GiB."""
+MEGATRON_SLEEPING_GIB = 1.5
+"""What Megatron keeps on a colocated GPU while SGLang generates: its CUDA context and NCCL
+communicator buffers (torch_memory_saver releases every tensor it allocated). An estimate:
+context 0.5 GiB + ~1 GiB of NCCL buffers for the TP/DP groups."""
+TRAIN_OVERHEAD_GIB = 2.0
+"""Megatron's own CUDA context, NCCL communicators (TP/DP/PP groups) and allocator slack at the
+peak. slime#1951's log: 2.06 GiB "reserved by PyTorch but unallocated" at the OOM."""
+LOGITS_FP32_COPIES = 3
+"""Full-vocabulary fp32 tensors alive at once per micro-batch in slime's loss/log-prob path:
+Float16Module's upcast of the logits, then `logits.clone()` for the log-probs and another for
+the entropy (slime/utils/ppo_utils.py `calculate_log_probs_and_entropy`; slime PR #2011 "keeps
+one working copy of the logits instead of two clones"). The bf16 output is not kept: neither
+the upcast's nor the output layer's backward needs it."""
+SGLANG_DEFAULT_META_MIB = 512
+"""SGLang's default mem_fraction_static reserve (server_args `_handle_gpu_memory_settings`,
+v0.5): 512 MiB metadata + 1.5 × chunked_prefill_size MiB activations + 2 × cuda_graph_max_bs MiB
+graphs + TP/8 GiB; gym always passes a fraction, this reproduces row 17's default."""
+
+
+# ---- Parameters -----------------------------------------------------------------------------------
+
+def attention_params(arch) -> float:
+    """Q, K, V and output projections of one layer."""
+    return arch.hidden_size * arch.kv_channels * (2 * arch.num_attention_heads + 2 * arch.num_query_groups)
+
+
+def mlp_params(arch) -> float:
+    """Dense SwiGLU MLP of one layer (gate, up, down), or the router of an MoE layer."""
+    if arch.is_moe:
+        return arch.hidden_size * arch.num_experts
+    return 3 * arch.hidden_size * arch.ffn_hidden_size
+
+
+def expert_params(arch) -> float:
+    """All routed experts of one MoE layer (0 for dense models)."""
+    return 3 * arch.hidden_size * arch.moe_ffn_hidden_size * arch.num_experts if arch.is_moe else 0.0
+
+
+def embedding_params(arch) -> float:
+    """Input embedding, plus the output layer when it is not tied."""
+    return arch.vocab_size * arch.hidden_size * (2 if arch.untie_embeddings_and_output_weights else 1)
+
+
+def total_params(arch) -> float:
+    return arch.num_layers * (attention_params(arch) + mlp_params(arch) + expert_params(arch)
+                              + 2 * arch.hidden_size) + embedding_params(arch)
+
+
+def active_params(arch) -> float:
+    """Parameters one token passes through (MoE: the router's top-k experts only)."""
+    if not arch.is_moe:
+        return total_params(arch)
+    return total_params(arch) - arch.num_layers * expert_params(arch) * (1 - arch.moe_router_topk / arch.num_experts)
+
+
+def kv_bytes_per_token(arch, engine_tp: int = 1) -> float:
+    """KV-cache bytes one token takes on one GPU of an engine: 2 × layers × KV heads/TP × head_dim × 2 B.
+    KV heads are replicated when the engine has more GPUs than KV heads."""
+    heads = max(arch.num_query_groups / engine_tp, 1)
+    return 2 * arch.num_layers * heads * arch.kv_channels * 2
+
+
+# ---- Training -------------------------------------------------------------------------------------
+
+def train_shard_params(arch, lay) -> tuple[float, float]:
+    """(dense, expert) parameters on the most loaded training GPU (the first/last pipeline stage)."""
+    layers = arch.num_layers / lay.pp
+    embed = embedding_params(arch) if lay.pp == 1 else arch.vocab_size * arch.hidden_size
+    dense = (layers * (attention_params(arch) + mlp_params(arch) + 2 * arch.hidden_size) + embed) / lay.tp
+    expert = layers * expert_params(arch) / (lay.ep * lay.etp)
+    return dense, expert
+
+
+def micro_batch_tokens(c, lay, prompt_max: int) -> int:
+    """Tokens one training GPU holds in its largest micro-batch. Dynamic batching packs up to
+    max_tokens_per_gpu, but a longer sample still forms a micro-batch of its own (÷ CP)."""
+    longest = math.ceil((prompt_max + c.rollout_max_response_len) / lay.cp)
+    if c.use_dynamic_batch_size and c.max_tokens_per_gpu:
+        return max(c.max_tokens_per_gpu, longest)
+    return c.micro_batch_size * longest
+
+
+def activation_bytes_per_token_layer(arch, tp: int, sp: bool) -> float:
+    """bf16 activations one layer saves for backward per token, derived for Qwen3's block
+    (RMSNorm, QK-norm, flash attention, SwiGLU, no dropout, no biases):
+    norm inputs 2h + QKV and out-proj inputs h + h_q + attention Q,K,V (h_q + 2kv) + QK-norm
+    inputs (h_q + kv) + attention output h_q + fc1 input h + gate/up outputs 2f + SwiGLU out f,
+    × 2 bytes. The Korthikanti 34·s·h counts a GELU MLP with dropout instead.
+    TP shards the head and MLP parts; sequence parallelism also shards the h-sized ones."""
+    h, hq = arch.hidden_size, arch.num_attention_heads * arch.kv_channels
+    kv = arch.num_query_groups * arch.kv_channels
+    f = arch.moe_ffn_hidden_size * arch.moe_router_topk if arch.is_moe else arch.ffn_hidden_size
+    hidden_sized = 4 * h
+    sharded = 3 * hq + 3 * kv + 3 * f
+    return 2 * (hidden_sized / (tp if sp else 1) + sharded / tp)
+
+
+def activation_gib(c, arch, lay, tokens: int) -> float:
+    """Peak activation memory of one training GPU for a micro-batch of `tokens`, by recompute setting.
+    1F1B keeps PP micro-batches in flight on the first stage: PP × layers/PP = all layers' worth."""
+    sp = bool(c.sequence_parallel) and lay.tp > 1
+    per_layer = activation_bytes_per_token_layer(arch, lay.tp, sp) * tokens
+    layers_in_flight = arch.num_layers  # (layers / PP) × PP micro-batches in flight
+    if c.recompute_granularity == "full":
+        # Layer inputs only (2 B × h per token, ÷ TP with SP), every `recompute_num_layers` layers,
+        # plus one recomputed block's working set and its gradients during backward.
+        every = max(c.recompute_num_layers or 1, 1)
+        stored = 2 * arch.hidden_size / (lay.tp if sp else 1) * tokens * layers_in_flight / every
+        return (stored + 2 * per_layer * every) / GIB
+    # "selective" recomputes only the attention core, which flash attention never stores: as "off".
+    return per_layer * layers_in_flight / GIB
+
+
+def logits_gib(arch, lay, tokens: int) -> float:
+    """fp32 logits copies of one micro-batch on the last stage, vocab ÷ TP."""
+    per_copy = tokens * arch.vocab_size / lay.tp
+    return per_copy * 4 * LOGITS_FP32_COPIES / GIB
+
+
+def train_memory(c, arch, lay, prompt_max: int) -> dict[str, float]:
+    """Training memory of the most loaded GPU, GiB by part (weights, grads, optimizer, activations,
+    logits, reference, overhead)."""
+    dense, expert = train_shard_params(arch, lay)
+    dp_ranks = max(lay.train_gpus // max(lay.tp * lay.pp, 1), 1)  # DP × CP share the optimizer
+    expert_dp = max(lay.train_gpus // max(lay.ep * lay.etp * lay.pp, 1), 1)
+    optimizer = 0.0 if c.optimizer_cpu_offload else 12 * (dense / dp_ranks + expert / expert_dp)
+    tokens = micro_batch_tokens(c, lay, prompt_max)
+    return {
+        "weights": 2 * (dense + expert) / GIB,
+        "grads": 4 * (dense + expert) / GIB,
+        "optimizer": optimizer / GIB,
+        "activations": activation_gib(c, arch, lay, tokens),
+        "logits": logits_gib(arch, lay, tokens),
+        # slime keeps the reference weights in host memory and swaps them into the actor's own
+        # buffers for the ref log-prob pass (megatron_utils actor: weights backuper): no GPU copy.
+        "reference": 0.0,
+        "overhead": TRAIN_OVERHEAD_GIB + CUDA_CONTEXT_GIB + (sglang_sleeping_gib(arch) if lay.colocate else 0.0),
+    }
+
+
+def sglang_sleeping_gib(arch) -> float:
+    """What a sleeping SGLang engine keeps on a colocated GPU during training: its context, load
+    extras and CUDA graphs (release_memory_occupation frees weights and KV only). For Qwen3-4B
+    this is 3.35 GiB; slime#1951's OOM log (Qwen3-4B, 4 × H200 colocated) measured the sleeping
+    engine at "3.24 GiB memory in use"."""
+    return CUDA_CONTEXT_GIB + SGLANG_LOAD_EXTRA_GIB + cuda_graph_gib(arch)
+
+
+# ---- Rollout --------------------------------------------------------------------------------------
+
+def cuda_graph_gib(arch) -> float:
+    return CUDA_GRAPH_BASE_GIB + CUDA_GRAPH_PER_LAYER_GIB * arch.num_layers
+
+
+def sglang_default_fraction(gpu_memory_gib: float, engine_tp: int) -> float:
+    """SGLang's own mem_fraction_static when none is given (v0.5 server_args), for comparisons."""
+    mib = gpu_memory_gib * 1024
+    if mib < 90 * 1024:
+        chunk, graph_bs = 8192, 256 if engine_tp < 4 else 512
+    elif mib < 160 * 1024:
+        chunk, graph_bs = 8192, 256 if engine_tp < 4 else 512
+    else:
+        chunk, graph_bs = 16384, 512
+    reserved = SGLANG_DEFAULT_META_MIB + 1.5 * chunk + 2 * graph_bs + engine_tp / 8 * 1024
+    return round((mib - reserved) / mib, 3)
+
+
+def rollout_memory(c, arch, lay, gpu_memory_gib: float) -> tuple[dict[str, float], int, float]:
+    """One engine GPU during rollout: (GiB by part: weights, kv_cache, cuda_graphs, overhead;
+    tokens the engine's KV pool holds; the pool in GiB before clipping at 0, negative when the
+    weights alone exceed the fraction)."""
+    g = lay.engine_gpus
+    weights = 2 * total_params(arch) / g / GIB
+    free = gpu_memory_gib - CUDA_CONTEXT_GIB
+    pool = c.sglang_mem_fraction_static * free - weights - SGLANG_LOAD_EXTRA_GIB
+    tokens = max(pool, 0.0) * GIB / kv_bytes_per_token(arch, g)
+    parts = {
+        "weights": weights,
+        "kv_cache": max(pool, 0.0),
+        "cuda_graphs": cuda_graph_gib(arch),
+        "overhead": CUDA_CONTEXT_GIB + SGLANG_LOAD_EXTRA_GIB + (MEGATRON_SLEEPING_GIB if lay.colocate else 0.0),
+    }
+    return parts, int(tokens), pool

@@ -1,0 +1,379 @@
+"""Launching for real, offline: credentials, the cost bound, the lease, the pipeline's decisions,
+checkpoint repair and pruning, the smoke run, the pipeline function in the app, the CLI's Modal parts.
+
+Real modal objects only (apps built offline, inspected with Function.info()); no network, no token.
+The lease and the pipeline's decisions are pure functions, tested over a plain dict and plain data.
+"""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gym import SlimeConfig
+from gym.cli import main, seed_production_config
+from gym.launch import checkpoints, runs
+from gym.launch.budget import DEFAULT_MAX_USD, LaunchError, check_budget, cost_bound, launch_bound, rollouts_within
+from gym.launch.pipeline import MAX_ATTEMPTS, Outcome, Spend, decide, failure_message, with_num_rollout
+from gym.launch.smoke import SMOKE_STAGES, smoke_config
+
+
+# ---- 1. credentials, decided offline ---------------------------------------------------------------
+
+def _credentials_in_subprocess(env_extra, tmp_path, toml=None):
+    import os
+
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    if toml:
+        (home / ".modal.toml").write_text(toml)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODAL_")}
+    env.update({"HOME": str(home), **env_extra})
+    code = "from gym.launch.launcher import missing_credentials; import json; print(json.dumps(missing_credentials()))"
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1]), time.monotonic() - start
+
+
+def test_inside_a_modal_container_the_container_identity_is_accepted(tmp_path):
+    reason, seconds = _credentials_in_subprocess({"MODAL_IS_REMOTE": "1"}, tmp_path)
+    assert reason is None
+    assert seconds < 30  # decided from the environment: no network round trip
+
+
+def test_without_credentials_the_reason_names_the_fix(tmp_path):
+    reason, _ = _credentials_in_subprocess({}, tmp_path)
+    assert "no Modal credentials" in reason and "modal setup" in reason and "Modal Notebook" in reason
+
+
+def test_an_incomplete_oauth_profile_is_named(tmp_path):
+    reason, _ = _credentials_in_subprocess({}, tmp_path, toml='[default]\noauth_client_id = "client-only"\n')
+    assert "OAuth configuration is incomplete" in reason
+
+
+def test_two_active_profiles_are_reported_not_raised(tmp_path):
+    toml = '[a]\nactive = true\n[b]\nactive = true\n'
+    reason, _ = _credentials_in_subprocess({}, tmp_path, toml=toml)
+    assert "Modal configuration is invalid" in reason and "More than one Modal profile is active" in reason
+
+
+# ---- 4. the cost bound -----------------------------------------------------------------------------
+
+def test_cost_bound_is_the_estimates_upper_end():
+    from gym.estimate import estimate_run
+
+    config = SlimeConfig(num_rollout=20)
+    resolved = config.resolve()
+    assert cost_bound(config) == pytest.approx(estimate_run(resolved, config.plan()).usd[1])
+
+
+def test_seed_production_run_is_refused_without_max_usd_with_cheaper_options():
+    config = seed_production_config()
+    bound = cost_bound(config)
+    assert bound > 1000  # 3000 rollouts on 4 nodes
+    with pytest.raises(LaunchError) as info:
+        check_budget(config)
+    text = str(info.value)
+    assert "nothing was created" in text and f"${bound:,.2f}" in text and "$50 allowed without max_usd" in text
+    fit = rollouts_within(config, DEFAULT_MAX_USD)
+    assert f"num_rollout={fit} fits (CLI: --rollouts {fit})" in text
+    assert "gym.smoke_config()" in text and "python -m gym smoke" in text
+    assert cost_bound(config.replace(num_rollout=fit)) <= DEFAULT_MAX_USD < cost_bound(config.replace(num_rollout=fit + 1))
+
+
+def test_max_usd_above_the_bound_is_accepted_and_below_refused():
+    config = seed_production_config().replace(num_rollout=100)
+    bound = cost_bound(config)
+    budget = check_budget(config, max_usd=bound + 1)
+    assert budget.max_usd == bound + 1 and budget.explicit and budget.bound_usd == pytest.approx(bound)
+    with pytest.raises(LaunchError, match=r"over max_usd=\$"):
+        check_budget(config, max_usd=bound - 1)
+    with pytest.raises(LaunchError, match="must be a positive"):
+        check_budget(config, max_usd=0)
+
+
+def test_launch_refuses_an_unbounded_run_before_touching_modal():
+    from gym.launch.launcher import launch
+
+    with pytest.raises(LaunchError, match=r"estimated at up to \$"):
+        launch(seed_production_config())
+
+
+def test_staged_bound_counts_each_stage_start_up():
+    config = smoke_config()
+    assert launch_bound(config, SMOKE_STAGES) == pytest.approx(
+        cost_bound(config.replace(num_rollout=2)) + cost_bound(config.replace(num_rollout=1)))
+    assert launch_bound(config, SMOKE_STAGES) > cost_bound(config)
+
+
+# ---- 5. the smoke run ------------------------------------------------------------------------------
+
+def test_smoke_config_is_small_saves_every_rollout_and_has_no_eval():
+    config = smoke_config()
+    plan = config.plan()
+    assert plan.model == "Qwen/Qwen3-0.6B" and plan.num_nodes == 1 and plan.colocate
+    argv = config.slime_argv()
+    assert "--eval-interval" not in argv
+    assert argv[argv.index("--save-interval") + 1] == "1"
+    assert argv[argv.index("--num-rollout") + 1] == str(SMOKE_STAGES[-1])
+    assert launch_bound(config, SMOKE_STAGES) < 15
+    split = smoke_config(num_nodes=2, colocate=False)
+    assert split.plan().num_nodes == 2 and not split.plan().colocate and split.plan().gpus_per_node == 8
+
+
+def test_smoke_dry_run_prints_its_bound_first_and_launches_nothing():
+    out = subprocess.run([sys.executable, "-m", "gym", "smoke", "--dry-run"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("smoke run gym-smoke-1n-colo") and "estimated at most $" in first
+    assert float(first.split("estimated at most $")[1].split(";")[0]) < 15
+    assert "dry run: nothing was launched" in out.stdout
+
+
+# ---- 3. one cluster per run name ---------------------------------------------------------------------
+
+def test_a_second_launch_of_a_live_run_is_refused_naming_the_first():
+    store: dict = {}
+    first = runs.acquire(store, "run-a", {"phase": "launching", "app_id": "ap-1", "dashboard_url": "https://x"},
+                         now=1000.0)
+    with pytest.raises(runs.LeaseHeld) as info:
+        runs.acquire(store, "run-a", {"phase": "launching"}, now=1000.0 + 60)
+    text = str(info.value)
+    assert "already running" in text and "ap-1" in text
+    assert "gym.attach('run-a').status()" in text and "gym.attach('run-a').cancel()" in text
+    assert store["run-a"]["holder"] == first["holder"]
+
+
+def test_a_stale_or_finished_lease_is_taken_over_once():
+    store: dict = {}
+    first = runs.acquire(store, "run-b", {"phase": "training"}, now=0.0)
+    later = runs.LEASE_TTL_S + 1
+    second = runs.acquire(store, "run-b", {"phase": "launching"}, now=later)  # the first stopped heartbeating
+    assert second["holder"] != first["holder"] and store["run-b"]["holder"] == second["holder"]
+    # the dead pipeline cannot write any more: its updates are refused
+    assert runs.update(store, "run-b", first["holder"], now=later, phase="training") is None
+    assert runs.update(store, "run-b", second["holder"], now=later, phase="succeeded")["phase"] == "succeeded"
+    third = runs.acquire(store, "run-b", {"phase": "launching"}, now=later + 1)  # finished: free again
+    assert third["holder"] not in (first["holder"], second["holder"])
+
+
+def test_only_one_of_two_racing_takeovers_wins():
+    store: dict = {}
+    dead = runs.acquire(store, "run-c", {"phase": "training"}, now=0.0)
+    # Launch B already claimed the takeover of the dead holder (it got there first) ...
+    store[runs.takeover_key("run-c", dead["holder"])] = "holder-of-b"
+    # ... so launch A, seeing the same stale record, must not take it too.
+    with pytest.raises(runs.LeaseHeld):
+        runs.acquire(store, "run-c", {"phase": "launching"}, now=runs.LEASE_TTL_S + 10)
+
+
+def test_release_frees_only_ones_own_lease():
+    store: dict = {}
+    lease = runs.acquire(store, "run-d", {"phase": "launching"})
+    runs.release(store, "run-d", "someone-else")
+    assert "run-d" in store
+    runs.release(store, "run-d", lease["holder"])
+    assert "run-d" not in store
+
+
+def test_status_of_a_silent_run_is_lost():
+    record = {"name": "r", "phase": "training", "heartbeat": 0.0, "spent_usd": 12.5, "max_usd": 50.0,
+              "attempt": 2, "checkpoint": 40, "dashboard_url": "https://modal.com/id/ap-1"}
+    alive = runs.status_from_record(record, now=60.0, ray_url="https://ray.example")
+    assert alive.phase == "training" and not alive.done and "Ray dashboard: https://ray.example" in str(alive)
+    assert "spent ~$12.50 of $50.00; attempt 2; checkpoint 40" in str(alive)
+    lost = runs.status_from_record(record, now=runs.LEASE_TTL_S + 1)
+    assert lost.phase == "lost" and lost.done and "relaunch to resume" in lost.detail
+
+
+# ---- 2/6. the pipeline's decisions -------------------------------------------------------------------
+
+def test_an_attempt_that_failed_without_a_new_checkpoint_is_not_retried():
+    outcome = Outcome(ok=False, error="RuntimeError: CUDA out of memory\nlast line", checkpoint_before=20,
+                      checkpoint_after=20)
+    assert decide(outcome, 0, 1, attempts=1) == "fail"
+    message = failure_message(outcome, 1)
+    assert "wrote no new checkpoint" in message and "CUDA out of memory" in message
+    assert decide(Outcome(ok=False, checkpoint_before=None, checkpoint_after=None), 0, 1, 1) == "fail"
+
+
+def test_attempts_chain_while_they_make_progress():
+    timed_out = Outcome(ok=False, error="FunctionTimeoutError: 24 h", checkpoint_before=40, checkpoint_after=120)
+    assert decide(timed_out, 0, 1, attempts=1) == "retry"
+    assert decide(Outcome(ok=False, checkpoint_before=None, checkpoint_after=0), 0, 1, 1) == "retry"
+    assert decide(timed_out, 0, 1, attempts=MAX_ATTEMPTS) == "fail"
+    assert decide(Outcome(ok=True), 0, 1, 1) == "done"
+
+
+def test_smoke_stages_must_resume_and_save():
+    assert decide(Outcome(ok=True, checkpoint_before=None, checkpoint_after=1), 0, 2, 1) == "next_stage"
+    assert decide(Outcome(ok=True, checkpoint_before=1, checkpoint_after=2), 1, 2, 2) == "done"
+    no_save = Outcome(ok=True, checkpoint_before=1, checkpoint_after=1)
+    assert decide(no_save, 1, 2, 2) == "fail"
+    assert "saved nothing new" in failure_message(no_save, 2)
+
+
+def test_stage_sets_num_rollout_in_the_argv():
+    argv = smoke_config().slime_argv()
+    staged = with_num_rollout(argv, 2)
+    assert staged[staged.index("--num-rollout") + 1] == "2" and argv[argv.index("--num-rollout") + 1] == "3"
+
+
+def test_spend_stops_before_the_budget_is_passed():
+    spend = Spend(usd=0.0, cluster_usd_per_hour=36.0, cpu_usd_per_hour=0.1, max_usd=10.0)
+    spend.add(3600 * 0.25, cluster=True)  # 15 minutes of the cluster
+    assert spend.usd == pytest.approx(9.025) and not spend.exhausted(ahead_s=30)
+    spend.add(90, cluster=True)  # $9.93: under $10, but the next look (30 s on) would be at $10.23
+    assert spend.usd < 10 and spend.exhausted(ahead_s=30)
+
+
+# ---- 6. checkpoints: complete, repaired, pruned ------------------------------------------------------
+
+def _save(ckpt, it):
+    import torch
+    import torch.distributed.checkpoint as dcp
+
+    folder = checkpoints.iter_dir(ckpt, it)
+    dcp.save({"w": torch.full((3,), float(it))}, checkpoint_id=str(folder))
+    torch.save({}, folder / "common.pt")
+    (folder / "metadata.json").write_text("{}")
+    (ckpt / checkpoints.TRACKER).write_text(str(it))
+    return folder
+
+
+def test_resume_moves_the_marker_back_past_an_incomplete_save(tmp_path):
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)  # torch: "assuming single process" for dcp.save
+    for it in (10, 20):
+        _save(tmp_path, it)
+    newest = _save(tmp_path, 30)
+    assert checkpoints.prepare_resume(tmp_path).iteration == 30 and not checkpoints.missing_files(newest)
+    shard = next(p for p in newest.iterdir() if p.suffix == ".distcp")
+    shard.unlink()  # a node died before its shards were committed
+    assert checkpoints.missing_files(newest) == [shard.name]
+    point = checkpoints.prepare_resume(tmp_path)
+    assert point.iteration == 20 and point.skipped == (30,)
+    assert "iteration 30 is incomplete" in str(point) and shard.name in str(point)
+    assert checkpoints.latest_iteration(tmp_path) == 20
+
+
+def test_resume_without_any_complete_save_starts_over(tmp_path):
+    folder = checkpoints.iter_dir(tmp_path, 5)
+    folder.mkdir()
+    (folder / "metadata.json").write_text("{}")
+    (tmp_path / checkpoints.TRACKER).write_text("5")
+    point = checkpoints.prepare_resume(tmp_path)
+    assert point.iteration is None and "starting from the initial weights" in str(point)
+    assert not (tmp_path / checkpoints.TRACKER).exists()
+
+
+def test_prune_keeps_the_newest_saves_and_never_one_being_written(tmp_path):
+    for it in range(1, 6):
+        checkpoints.iter_dir(tmp_path, it).mkdir()
+    (tmp_path / checkpoints.TRACKER).write_text("4")  # iteration 5 is still being written
+    assert checkpoints.prune(tmp_path, keep=2) == [1, 2]
+    assert checkpoints.saved_iterations(tmp_path) == [3, 4, 5]
+
+
+def test_plan_shows_checkpoint_storage():
+    plan = SlimeConfig(keep_checkpoints=2).plan()
+    assert 50 < plan.checkpoint_gib < 60  # Qwen3-4B: ~4e9 params × 14 bytes
+    assert "(2 kept + 1 being written)" in str(plan) and "-checkpoints" in str(plan)
+    assert any(p.rule == "positive_counts" for p in SlimeConfig(keep_checkpoints=0).problems())
+
+
+# ---- 2. the pipeline function in the app -------------------------------------------------------------
+
+def test_pipeline_function_runs_on_a_small_non_preemptible_cpu():
+    from gym.launch.app import RUNTIME_ENV, TRAIN_RETRIES, build_run_app
+
+    ra = build_run_app(smoke_config().resolve(), SMOKE_STAGES)
+    info = ra.pipeline.info()
+    assert not info.gpus and info.cpu <= 2 and info.nonpreemptible and info.timeout == 24 * 3600
+    assert set(info.volumes) == {"/checkpoints"} and info.volumes["/checkpoints"].name == "gym-smoke-1n-colo-checkpoints"
+    assert ra.app.pipeline is ra.pipeline
+    assert ra.train.info().max_retries in (None, 0) and TRAIN_RETRIES == 0  # the pipeline decides retries
+    assert ra.spec["stages"] == [2, 3] and ra.spec["keep_checkpoints"] == 2
+    assert ra.spec["env"]["PYTHONUNBUFFERED"] == "1" == RUNTIME_ENV["PYTHONUNBUFFERED"]
+    assert ra.spec["registry"]["dict"] == runs.REGISTRY
+    json.dumps(ra.spec)
+
+
+def test_smoke_launch_uses_stages():
+    from gym.launch.launcher import default_stages
+
+    assert default_stages(smoke_config()) == SMOKE_STAGES
+    assert default_stages(SlimeConfig()) is None
+
+
+# ---- 7. the CLI's Modal parts --------------------------------------------------------------------------
+
+def _args(*argv):
+    import argparse
+
+    ns = argparse.Namespace(model=None, nodes=None, colocate=None, gpu=None, set=None, no_eval=False, rollouts=None)
+    for key, value in argv:
+        setattr(ns, key, value)
+    return ns
+
+
+def test_modal_run_is_the_seed_run_plus_overrides():
+    from gym.cli import modal_config
+
+    config = modal_config(_args(("set", ["global_batch_size=64"]), ("rollouts", 40), ("no_eval", True)))
+    seed = seed_production_config()
+    assert config.num_nodes == seed.num_nodes == 4 and config.wandb == seed.wandb
+    assert (config.global_batch_size, config.num_rollout, config.eval_interval) == (64, 40, 0)
+    assert "--eval-interval" not in config.slime_argv()
+
+
+def test_set_takes_json_lists(capsys):
+    assert main(["argv", "--set", 'extra_args=["--log-probs-chunk-size", "512"]', "--no-eval"]) == 0
+    out = capsys.readouterr().out
+    assert "--log-probs-chunk-size 512" in out and "--eval-interval" not in out
+
+
+def test_modal_run_over_budget_exits_3_with_the_estimate(capsys):
+    assert main(["run", "--backend", "modal"]) == 3
+    err = capsys.readouterr().err
+    assert "3000 rollouts" in err and "--max-usd" in err and "python -m gym smoke" in err
+
+
+def test_modal_run_within_budget_then_stops_at_credentials(capsys):
+    assert main(["run", "--backend", "modal", "--rollouts", "2"]) == 3
+    assert "no Modal credentials" in capsys.readouterr().err
+
+
+def test_help_describes_what_modal_runs(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "seed's production run" in out and "--max-usd" in out and "--no-eval" in out
+
+
+def test_status_without_credentials_exits_3_naming_the_fix(capsys):
+    assert main(["status", "gym-smoke-1n-colo"]) == 3
+    assert "no Modal credentials" in capsys.readouterr().err
+
+
+# ---- 4. the control panel's Modal launch ---------------------------------------------------------------
+
+def test_panel_shows_the_bound_and_one_click_never_starts_an_expensive_run():
+    from gym.widgets import ControlPanel
+
+    panel = ControlPanel(seed_production_config())
+    bound = cost_bound(panel.config)
+    assert panel.max_usd.value == DEFAULT_MAX_USD  # starts at $50, not at the bound
+    assert f"estimated at most ${bound:,.2f}" in panel.modal_bound.value and "Launch will refuse" in panel.modal_bound.value
+    panel.backend.value = "modal"
+    panel.launch_button.click()
+    assert "estimated at up to" in panel.status.value and "nothing was created" in panel.status.value
+    panel.set(num_rollout=2)  # a small run: within $50, so the launch goes on to the credentials check
+    assert "Launch will refuse" not in panel.modal_bound.value
+    panel.launch_button.click()
+    assert "no Modal credentials" in panel.status.value

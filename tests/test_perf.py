@@ -1,0 +1,275 @@
+"""gym.perf: formulas against hand-computed numbers, monotonicity, the verdict in validation,
+the plan's sections, gym.compare, charts, bad input, and the calibration goals."""
+
+import dataclasses
+import importlib.util
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+import gym
+from gym import ConfigError, SlimeConfig
+from gym.cli import main
+from gym.models import MODELS, ModelConfig, Qwen3_0_6B, Qwen3_4B, Qwen3_8B, Qwen3_32B
+from gym.perf import estimate
+from gym.perf import memory as mem
+from gym.perf import timing as tm
+
+GIB = 2**30
+
+
+# ---- Memory formulas ------------------------------------------------------------------------------
+
+def test_kv_bytes_per_token_by_hand():
+    # 2 (K, V) × layers × 8 KV heads × 128 × 2 B
+    assert mem.kv_bytes_per_token(Qwen3_4B().architecture) == 2 * 36 * 8 * 128 * 2 == 144 * 1024
+    assert mem.kv_bytes_per_token(Qwen3_0_6B().architecture) == 112 * 1024
+    assert mem.kv_bytes_per_token(Qwen3_32B().architecture) == 256 * 1024
+    assert mem.kv_bytes_per_token(Qwen3_4B().architecture, engine_tp=2) == 72 * 1024
+    assert mem.kv_bytes_per_token(Qwen3_4B().architecture, engine_tp=16) == 18 * 1024  # KV heads replicated
+
+
+def test_qwen3_32b_one_h100_kv_pool_matches_sglang_log():
+    e = estimate(SlimeConfig(model=Qwen3_32B(), gpus_per_node=1, tensor_model_parallel_size=1,
+                             rollout_num_gpus_per_engine=1, sglang_mem_fraction_static=0.9))
+    weights = 2 * mem.total_params(Qwen3_32B().architecture) / GIB
+    assert weights == pytest.approx(61.07, rel=0.01)  # SGLang's log: 61.07 GiB
+    pool = 0.9 * (79.65 - 0.5) - weights - 0.55
+    assert e.kv_cache_tokens == int(pool * GIB / (256 * 1024))
+    assert e.kv_cache_tokens == pytest.approx(39_078, rel=0.15)  # SGLang's log: 39,078 tokens
+
+
+def test_qwen3_4b_training_parts_by_hand():
+    # 36 × (attention 2560·128·(2·32 + 2·8) + MLP 3·2560·9728 + norms 2·2560) + embedding 151936·2560
+    params = 36 * (2560 * 128 * 80 + 3 * 2560 * 9728 + 2 * 2560) + 151936 * 2560
+    assert mem.total_params(Qwen3_4B().architecture) == params == 4_022_456_320
+    e = estimate(SlimeConfig(model=Qwen3_4B()))  # 1 node, TP 1, DP 8, 9216 tokens per GPU
+    t = e.train_memory
+    assert t["weights"] == pytest.approx(2 * params / GIB)
+    assert t["grads"] == pytest.approx(4 * params / GIB)
+    assert t["optimizer"] == pytest.approx(12 * params / 8 / GIB)
+    assert t["logits"] == pytest.approx(9216 * 151936 * 4 * 3 / GIB)  # 3 fp32 copies
+    assert set(t) == {"weights", "grads", "optimizer", "activations", "logits", "reference", "overhead"}
+    assert e.train_memory_gib == pytest.approx(sum(t.values()))
+    assert e.gpu_memory_gib == 79.65
+
+
+def test_optimizer_offload_and_tp_shard_the_right_parts():
+    base = estimate(SlimeConfig(model=Qwen3_8B(), tensor_model_parallel_size=2))
+    off = estimate(SlimeConfig(model=Qwen3_8B(), tensor_model_parallel_size=2, optimizer_cpu_offload=True))
+    assert off.train_memory["optimizer"] == 0 and base.train_memory["optimizer"] > 0
+    assert off.train_memory["weights"] == base.train_memory["weights"]
+
+
+def test_more_tp_means_less_memory_per_gpu():
+    peaks = [estimate(SlimeConfig(model=Qwen3_8B(), tensor_model_parallel_size=tp, sequence_parallel=tp > 1))
+             .train_memory_gib for tp in (1, 2, 4, 8)]
+    assert peaks == sorted(peaks, reverse=True) and len(set(peaks)) == 4
+
+
+def test_recompute_and_token_budget_change_activations():
+    full = estimate(SlimeConfig(model=Qwen3_4B())).train_memory["activations"]
+    off = estimate(SlimeConfig(model=Qwen3_4B(), recompute_granularity="off", recompute_method=None,
+                               recompute_num_layers=None)).train_memory["activations"]
+    small = estimate(SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=4608)).train_memory["activations"]
+    assert off > 5 * full and small < full
+
+
+# ---- Time -----------------------------------------------------------------------------------------
+
+def test_decode_step_by_hand():
+    arch, spec = Qwen3_4B().architecture, gym.perf.gpu_spec("H100")
+    weights = 2 * mem.total_params(arch)
+    expected = weights / (3.35e12 * tm.DECODE_BANDWIDTH_EFFICIENCY) + 36 * tm.DECODE_LAYER_LATENCY_S
+    assert tm.decode_step_s(arch, spec, 1, batch=1, context=0) == pytest.approx(expected)
+    # KV reads add per sequence and per token of context
+    more = tm.decode_step_s(arch, spec, 1, batch=64, context=1000)
+    assert more - expected == pytest.approx(64 * 1000 * 144 * 1024 / (3.35e12 * tm.DECODE_BANDWIDTH_EFFICIENCY))
+
+
+def test_phases_and_colocated_adds_split_overlaps():
+    colo = estimate(SlimeConfig(model=Qwen3_4B(), num_nodes=2))
+    split = estimate(SlimeConfig(model=Qwen3_4B(), num_nodes=2, colocate=False))
+    assert set(colo.phases) == {"generate", "log_probs", "train", "update_weights", "switch"}
+    assert colo.step_seconds == pytest.approx(sum(colo.phases.values()) + tm.ROLLOUT_FIXED_S)
+    assert split.phases["switch"] == 0
+    assert split.step_seconds == pytest.approx(max(split.phases["generate"], split.phases["log_probs"]
+                                                   + split.phases["train"]) + split.phases["update_weights"]
+                                               + tm.ROLLOUT_FIXED_S)
+
+
+def test_kl_adds_a_reference_log_prob_pass():
+    plain = estimate(SlimeConfig(model=Qwen3_4B()))
+    kl = estimate(SlimeConfig(model=Qwen3_4B(), use_kl_loss=True, kl_loss_coef=0.01))
+    assert kl.phases["log_probs"] > 2 * plain.phases["log_probs"] - 1e-9
+
+
+@pytest.mark.parametrize("colocate", [True, False])
+def test_more_nodes_same_work_is_faster_but_never_better_than_linear(colocate):
+    work = dict(model=Qwen3_4B(), colocate=colocate, rollout_batch_size=128, n_samples_per_prompt=8,
+                global_batch_size=256, num_rollout=100)
+    # split: half the nodes roll out (with the default one rollout node, generation sets the pace and
+    # more training nodes buy nothing: equal hours, which the model shows too)
+    hours = {n: estimate(SlimeConfig(num_nodes=n, rollout_num_gpus=None if colocate else 4 * n, **work)).run_hours
+             for n in (2, 4, 8)}
+    assert hours[2] > hours[4] > hours[8]
+    for n in (4, 8):
+        assert hours[n] >= hours[2] * 2 / n  # no better than linear in the nodes added
+
+
+def test_compare_same_work():
+    configs = [SlimeConfig(model=Qwen3_4B(), num_nodes=n, rollout_batch_size=rbs, n_samples_per_prompt=8,
+                           global_batch_size=256, num_rollout=100) for n, rbs in ((2, 64), (4, 128))]
+    table = gym.compare(configs)
+    first, second = table.rows
+    assert first.speedup == 1 and first.rollouts == 100 and second.rollouts == 50  # same samples
+    assert 1 < second.speedup <= 2  # twice the GPUs: faster, never more than 2x
+    assert first.passes == pytest.approx(100 * 64 / 7473)
+    assert "<table" in table._repr_html_() and "speed-up" in str(table)
+    own = gym.compare(configs, same_work=False)
+    assert own.rows[1].rollouts == 100
+
+
+def test_narrow_band_for_every_preset():
+    for name in MODELS:
+        e = estimate(SlimeConfig(model=name))
+        lo, hi = e.step_seconds_range
+        assert lo < e.step_seconds < hi and hi / lo <= 2.5, name
+        assert e.run_usd_range[0] < e.run_usd < e.run_usd_range[1]
+
+
+# ---- Validation and plan --------------------------------------------------------------------------
+
+def test_cannot_fit_is_one_config_error_with_breakdown_and_fixes():
+    config = SlimeConfig(model=Qwen3_32B(), tensor_model_parallel_size=1, optimizer_cpu_offload=False,
+                         global_batch_size=12)
+    with pytest.raises(ConfigError) as err:
+        config.validate()
+    rules = {p.rule for p in err.value.problems}
+    assert {"memory_fits", "global_batch_multiple_of_dp"} <= rules  # one error lists every problem
+    p = next(p for p in err.value.problems if p.rule == "memory_fits")
+    assert "weights + grads + optimizer" in p.message and "GiB" in p.message
+    for fix in p.fixes:  # every suggested fix fits according to the model
+        assert estimate(config.replace(**fix.changes)).train_memory_gib < 79.65
+    assert not estimate(config).fits
+
+
+def test_kv_pool_that_cannot_hold_a_sample_is_an_error():
+    config = SlimeConfig(model=Qwen3_32B(), rollout_num_gpus_per_engine=1)
+    problems = [p for p in config.problems() if p.rule == "kv_pool_fits"]
+    assert problems and problems[0].severity == "error" and "KV pool" in problems[0].message
+    assert estimate(config.replace(**problems[0].fixes[0].changes)).kv_cache_tokens > 4096
+
+
+def test_near_full_gpu_is_a_plan_warning():
+    plan = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=18432).plan()
+    assert any(w.rule == "memory_fits" for w in plan.warnings)
+    # just over the GPU by the point estimate, within the model's error: a warning, not a refusal
+    over = SlimeConfig(model=Qwen3_4B(), num_nodes=2, recompute_granularity="selective")
+    e = estimate(over)
+    assert 1 < e.train_share < 1.1 and not e.fits
+    assert [w.severity for w in over.plan().warnings if w.rule == "memory_fits"] == ["warning"]
+    assert not any(w.rule == "memory_fits" for w in SlimeConfig(model=Qwen3_4B()).plan().warnings)
+
+
+def test_colocated_fraction_is_the_models_verdict():
+    def verdict(f):
+        return [p.severity for p in SlimeConfig(sglang_mem_fraction_static=f).problems()
+                if p.rule == "memory_fraction_range"]
+    assert verdict(0.8) == [] and verdict(0.88) == ["warning"] and verdict(0.99) == ["error"]
+
+
+def test_plan_sections_and_cli(capsys):
+    text = str(SlimeConfig(model=Qwen3_4B(), num_nodes=4).plan())
+    assert "[memory]" in text and "[time]" in text and "KV cache" in text and "per rollout" in text
+    assert main(["plan", "--model", "Qwen3-8B", "--nodes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "[memory]" in out and "[time]" in out and "GiB" in out and "whole run" in out
+
+
+def test_run_longer_than_modal_allows_is_warned():
+    # The pipeline chains 24 h attempts (gym.launch.app.max_run_seconds), so only a run longer
+    # than the whole chain is warned; the seed's 3000-rollout 32B run fits in it.
+    seed_sized = SlimeConfig(model=Qwen3_32B(), num_rollout=3000).plan()
+    assert seed_sized.run_limit_hours == pytest.approx(24 * 100)
+    assert not any(w.rule == "run_fits_time_limit" for w in seed_sized.warnings)
+    rollouts = int(3000 * seed_sized.run_limit_hours / seed_sized.perf.run_hours * 1.5)
+    long_run = SlimeConfig(model=Qwen3_32B(), num_rollout=rollouts).plan()
+    assert any(w.rule == "run_fits_time_limit" for w in long_run.warnings)
+    assert long_run.perf.run_hours > long_run.run_limit_hours
+
+
+def test_estimate_run_keeps_its_shape_and_uses_the_model():
+    from gym.estimate import estimate_run
+
+    config = SlimeConfig(model=Qwen3_4B(), num_nodes=4)
+    r = config.resolve()
+    run = estimate_run(r, config.plan())
+    e = estimate(config)
+    assert run.usd == e.run_usd_range and run.step_seconds == e.step_seconds_range
+    assert run.usd[0] < run.usd[1] and run.hours[0] < run.hours[1]
+
+
+# ---- Bad input and purity -------------------------------------------------------------------------
+
+def test_gpu_without_specs_names_what_is_missing():
+    with pytest.raises(ConfigError, match=r"gpu_type='A100'.*no specs"):
+        estimate(SlimeConfig(gpu_type="A100"))
+
+
+def test_model_without_architecture_names_what_is_missing():
+    with pytest.raises(ConfigError, match="no architecture"):
+        estimate(SlimeConfig(model=ModelConfig(model_name="acme/model-7b")))
+
+
+def test_estimate_never_changes_the_config():
+    config = SlimeConfig(model=Qwen3_8B(), num_nodes=2)
+    before = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    estimate(config, mean_response_tokens=500)
+    assert {f.name: getattr(config, f.name) for f in dataclasses.fields(config)} == before
+    assert config.num_rollout is None and config.tensor_model_parallel_size is None
+
+
+def test_mean_lengths_default_and_override():
+    config = SlimeConfig(model=Qwen3_4B())
+    assert estimate(config).mean_response_tokens == pytest.approx(0.35 * 4096)
+    short, long = estimate(config, mean_response_tokens=500), estimate(config, mean_response_tokens=3000)
+    assert short.phases["generate"] < long.phases["generate"] and short.phases["train"] < long.phases["train"]
+
+
+# ---- Charts and the calibration --------------------------------------------------------------------
+
+def test_charts():
+    from gym.plots import memory_chart, perf_summary_html, step_time_chart
+
+    fig = memory_chart(SlimeConfig(model=Qwen3_4B()))
+    ax = fig.axes[0]
+    assert len(ax.patches) == 6 + 4  # training parts (reference is 0: not drawn) + rollout parts
+    fig = step_time_chart([SlimeConfig(num_nodes=1), SlimeConfig(num_nodes=2, colocate=False)])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["Qwen3-4B 1n colo", "Qwen3-4B 2n split"]
+    html = perf_summary_html(estimate(SlimeConfig()))
+    assert html.count("<svg") == 3 and "KV" in html
+
+
+def _calibration():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "calibrate_perf.py"
+    spec = importlib.util.spec_from_file_location("calibrate_perf", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
+    spec.loader.exec_module(module)
+    return module.rows()
+
+
+def test_calibration_goals():
+    rows = _calibration()
+    steps = [r.ratio for r in rows if r.kind == "step" and r.in_goal]
+    assert len(steps) >= 5 and all(0.5 <= x <= 2 for x in steps)
+    assert 1 / 1.5 <= statistics.median(steps) <= 1.5
+    kv = [r for r in rows if r.kind == "kv"]
+    assert len(kv) == 2 and all(abs(r.ratio - 1) <= 0.15 for r in kv)
+    oom = [r for r in rows if r.kind == "oom" and r.in_goal]
+    assert oom and all(r.predicted == 0 for r in oom)
+    assert not math.isnan(statistics.median(steps))
