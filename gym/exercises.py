@@ -270,7 +270,8 @@ def _06_2(answer, **_) -> str | None:
     if not callable(answer):
         return "expected a function score(response, label) -> bool"
     cases = [("so \\boxed{72}", "72"), ("72", "72"), ("\\boxed{70}, no: \\boxed{72}", "72"), ("\\boxed{1,000}", "1000"),
-             ("\\boxed{72}, no: \\boxed{70}", "72")]
+             ("\\boxed{72}, no: \\boxed{70}", "72"), ("\\boxed{72}.", "72"), ("\\boxed{18}", "72"),
+             ("It is \\boxed{72.0} clips.", "72")]
     for response, label in cases:
         if bool(answer(response, label)) != bool(math_reward(response, label)):
             return f"score({response!r}, {label!r}) should be {bool(math_reward(response, label))}"

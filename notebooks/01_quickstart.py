@@ -186,7 +186,7 @@ from gym.perf import estimate
 
 SMOKE = run.replace(num_rollout=3)  # what the switch launches: this run, 3 rollouts
 TO_LAUNCH = SMOKE                   # <- THE FULL RUN: change to `TO_LAUNCH = run` (and raise MAX_USD to its range)
-MAX_USD = 25                        # refused before anything starts when the estimate's upper bound is higher
+MAX_USD = 20                        # refused before anything starts when the estimate's upper bound is higher
 
 
 def cost_row(label: str, config) -> str:

@@ -342,7 +342,7 @@ display(Markdown(f"Same slime command; only the run's own checkpoint folder diff
 # %%
 SMOKE = launchable.replace(num_rollout=3)  # what the switch launches: the production run, 3 rollouts
 TO_LAUNCH = SMOKE                          # <- THE FULL RUN: change to `TO_LAUNCH = launchable` (and raise MAX_USD)
-MAX_USD = 100                              # refused before anything starts when the estimate's upper bound is higher
+MAX_USD = 60                               # refused before anything starts when the estimate's upper bound is higher
 
 
 def cost_row(label: str, config) -> str:
