@@ -128,8 +128,8 @@ def _02_3(answer, *, table=None, **_) -> str | None:
     if table is None:
         return "pass table=... (the gym.compare result)"
     rows = list(table.rows)
-    cheapest = min(rows, key=lambda r: r.run_usd)
-    if answer != cheapest.num_nodes:
+    cheapest = min(rows, key=lambda r: r.usd)
+    if answer != cheapest.nodes:
         return f"read the $ column again: {answer} nodes is not the cheapest for the same work"
     return None
 

@@ -18,7 +18,8 @@
 #
 # **What a real run needs.** A [Modal](https://modal.com) account (`modal setup`); one node
 # of 8 H100s (no multi-node access needed for this lesson). W&B is optional. The plan below
-# prints the price per hour.
+# prints the price per hour, the launch cell the cost of the smoke run it would start and of
+# the full run.
 #
 # **What runs by default.** Nothing that costs money. With `LAUNCH_ON_MODAL = False` (the
 # default) the lesson launches nothing on Modal; instead it rehearses the same kind of run on
@@ -178,8 +179,10 @@ print(format_command(run.slime_argv()))
 # kernel.
 #
 # The switch launches the **smoke-sized version** of this run: the same config, 3 rollouts,
-# which proves the account, the image, the data and the checkpoints for a few dollars. The full
-# run is one line to change, and its estimate is printed next to the smoke run's:
+# which proves the account, the image, the data and this config for a few dollars. (Cheaper
+# still, `gym.smoke_config()` is gym's own smoke run: Qwen3-0.6B on 2 GPUs, 2 rollouts plus a
+# resumed third, to prove an account works end to end.) The full run is one line to change, and
+# its estimate is printed next to the smoke run's:
 
 # %%
 from gym.perf import estimate

@@ -73,6 +73,7 @@ LOCAL_ROLLOUTS = 60      # rollouts of each local run comparing group sizes
 from IPython.display import Markdown, display
 
 from gym.models import Qwen3_4B
+from gym.perf import estimate
 from gym.plots import memory_chart
 from gym.slime import SlimeConfig
 
@@ -170,13 +171,26 @@ show(long_answers.replace(context_parallel_size=2), only="sample_fits_token_cap"
 # and sequence length. `recompute_granularity="full"` (the preset, with `recompute_method=
 # "uniform"`) recomputes them instead: one extra forward pass per step, for a large cut in
 # memory, which buys bigger token budgets. `"selective"` recomputes only the
-# attention core; `"off"` stores everything (fastest, if it fits). Megatron rejects inconsistent
-# combinations at start-up; gym rejects them now:
+# attention core; `"off"` stores everything (fastest, if it fits). gym's memory estimate says
+# whether it fits, per training GPU, at the preset's budget of 9,216 tokens per micro-batch:
 
 # %%
+peaks = {}
 for granularity in ("full", "selective", "off"):
-    print(f"{granularity:>9}:", flags(base.replace(recompute_granularity=granularity), "--recompute-granularity",
-                                      "--recompute-method", "--recompute-num-layers"))
+    e = estimate(base.replace(recompute_granularity=granularity))
+    peaks[granularity] = e.train_memory_gib
+    print(f"{granularity:>9}: training peak {e.train_memory_gib:5.1f} of {e.gpu_memory_gib:.1f} GiB "
+          f"(activations {e.train_memory['activations']:4.1f} GiB);",
+          flags(base.replace(recompute_granularity=granularity), "--recompute-granularity", "--recompute-method",
+                "--recompute-num-layers"))
+
+# %% [markdown]
+# Only full recompute leaves room at this budget: without it, gym warns that training is likely
+# out of memory (the fix it suggests: recompute, or a smaller `max_tokens_per_gpu`). Megatron
+# also rejects inconsistent combinations at start-up; gym rejects them now, with the memory
+# warning beside the error:
+
+# %%
 recompute = show(base.replace(recompute_granularity="selective", recompute_num_layers=2))
 
 # %% [markdown]
@@ -245,8 +259,6 @@ memory_chart(base)
 # what the memory share buys; a bigger share means more tokens in flight:
 
 # %%
-from gym.perf import estimate
-
 kv = {fraction: estimate(base.replace(sglang_mem_fraction_static=fraction)).kv_cache_tokens
       for fraction in (0.5, 0.7, 0.85)}
 print("KV-cache tokens per engine: " + ", ".join(f"{f}: {t:,}" for f, t in kv.items()))
