@@ -263,7 +263,7 @@ history.loss_curves()
 from gym.exercises import EXERCISE_01_2_RESPONSES, check
 
 answer_1 = None  # a SlimeConfig
-check("01.1", answer_1)
+check("01.1", answer_1);
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -283,7 +283,7 @@ check("01.1", answer_1)
 for i, response in enumerate(EXERCISE_01_2_RESPONSES):
     print(i, repr(response))
 answer_2 = None  # a set of indices, e.g. {0, 3}
-check("01.2", answer_2)
+check("01.2", answer_2);
 
 # %% [markdown]
 # <details><summary>Solution</summary>

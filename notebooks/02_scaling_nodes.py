@@ -371,7 +371,7 @@ else:
 from gym.exercises import check
 
 answer_1 = None  # a SlimeConfig with num_nodes=2
-check("02.1", answer_1)
+check("02.1", answer_1);
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -389,7 +389,7 @@ check("02.1", answer_1)
 
 # %%
 answer_2 = None  # a whole number
-check("02.2", answer_2)
+check("02.2", answer_2);
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -407,7 +407,7 @@ check("02.2", answer_2)
 
 # %%
 answer_3 = None  # 1, 2 or 4
-check("02.3", answer_3, table=table)
+check("02.3", answer_3, table=table);
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -298,7 +298,7 @@ else:
 from gym.exercises import check
 
 answer_1 = None  # a SlimeConfig
-check("03.1", answer_1)
+check("03.1", answer_1);
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -317,7 +317,7 @@ check("03.1", answer_1)
 
 # %%
 answer_2 = None  # a SlimeConfig
-check("03.2", answer_2)
+check("03.2", answer_2);
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -334,7 +334,7 @@ check("03.2", answer_2)
 
 # %%
 answer_3 = None  # a number
-check("03.3", answer_3)
+check("03.3", answer_3);
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -295,7 +295,7 @@ except ConfigError as err:
 from gym.exercises import check, exercise_04_1_base
 
 answer_1 = None  # a whole number
-check("04.1", answer_1)
+check("04.1", answer_1);
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -312,7 +312,7 @@ check("04.1", answer_1)
 
 # %%
 answer_2 = None  # a whole number
-check("04.2", answer_2)
+check("04.2", answer_2);
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -271,7 +271,7 @@ panel
 from gym.exercises import check
 
 answer_1 = None  # a rollout id
-check("05.1", answer_1)
+check("05.1", answer_1);
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -290,7 +290,7 @@ check("05.1", answer_1)
 
 # %%
 answer_2 = None  # a SlimeConfig: run.replace(num_rollout=...)
-check("05.2", answer_2, budget_usd=1000)
+check("05.2", answer_2, budget_usd=1000);
 
 # %% [markdown]
 # <details><summary>Solution</summary>

@@ -233,7 +233,7 @@ else:
 from gym.exercises import check
 
 answer_1 = None  # a set of prompt strings
-check("06.1", answer_1, after=after)
+check("06.1", answer_1, after=after);
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -250,7 +250,7 @@ check("06.1", answer_1, after=after)
 
 # %%
 answer_2 = None  # a function (response, label) -> bool
-check("06.2", answer_2)
+check("06.2", answer_2);
 
 # %% [markdown]
 # <details><summary>Solution</summary>

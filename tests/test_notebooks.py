@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-CHECK_LINE = re.compile(r'^check\("(?P<key>\d\d\.\d)", (?P<answer>answer_\d)(?P<rest>.*)\)$', re.M)
+CHECK_LINE = re.compile(r'^check\("(?P<key>\d\d\.\d)", (?P<answer>answer_\d)(?P<rest>[^;]*)\);.*$', re.M)
 SOLUTION = re.compile(r"<details><summary>Solution</summary>\s*```python\n(?P<code>.*?)```", re.S)
 LAUNCHING = ["01_quickstart", "02_scaling_nodes", "03_colocation", "05_production_run", "06_use_the_model"]
 
