@@ -3,7 +3,8 @@
 Phases (slime `train.py`, colocated: they add up; `train_async.py`, split: generation of rollout
 k+1 overlaps training on k, so the slower side sets the pace):
 
-- generate: prefill (compute-bound) + decode. A decode step reads the engine's weights and the
+- generate: prefill (compute-bound) + decode. A decode step reads the engine's weights (for MoE,
+  every expert the batch is routed to: nearly all of them at batch ≥ 64) and the
   KV cache of every running sequence (memory-bound), unless 2·N·batch FLOPs take longer
   (compute-bound at large batch); every step also pays a per-layer launch latency. Sequences in
   flight per engine are capped by the KV pool and SGLang's concurrency; more samples than that
@@ -83,9 +84,22 @@ STEP_RANGE_FACTOR = 1.55
 outside the untuned row 1), so high/low = 2.4."""
 
 
+def decode_weight_params(arch, batch: float) -> float:
+    """Parameters one decode step reads from HBM. Dense: all of them. MoE: the dense part plus every
+    expert that at least one of the `batch` tokens is routed to; with top-k of E experts spread
+    evenly, an expert is untouched with probability (1 − k/E)^batch, so at batch ≥ 64 nearly all
+    experts are read (Qwen3-30B-A3B, 8 of 128: 98% at 64), and decode costs like the full model,
+    not like its active parameters."""
+    if not arch.is_moe:
+        return mem.total_params(arch)
+    experts = arch.num_layers * mem.expert_params(arch)
+    touched = 1 - (1 - arch.moe_router_topk / arch.num_experts) ** max(batch, 1)
+    return mem.total_params(arch) - experts + experts * touched
+
+
 def decode_step_s(arch, spec, engine_tp: int, batch: float, context: float) -> float:
     """Seconds for one decode step of `batch` sequences with `context` tokens each on average."""
-    weights = 2 * mem.active_params(arch) / engine_tp
+    weights = 2 * decode_weight_params(arch, batch) / engine_tp
     kv = batch * context * mem.kv_bytes_per_token(arch, engine_tp)
     memory_bound = (weights + kv) / (spec.hbm_bytes_per_s * DECODE_BANDWIDTH_EFFICIENCY)
     compute_bound = 2 * mem.active_params(arch) * batch / engine_tp / (spec.bf16_flops * DECODE_MFU)
