@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from gym.launch.cluster import ModalHost, Node, run_cluster  # noqa: E402
 
 STANDIN = ROOT / "scripts" / "standin_slime_train.py"
-ATTEMPT_TIMEOUT_S = 300
+ATTEMPT_TIMEOUT_S = 540
 
 
 class LocalHost(ModalHost):
@@ -63,6 +63,15 @@ class LocalHost(ModalHost):
         if node.rank == 0:
             args += [f"--temp-dir={self.temp_dir}", f"--ray-client-server-port={self.ports['client']}"]
         return args
+
+    def clear_ray(self) -> None:
+        """Not `ray stop`: on a shared machine it would stop every Ray on it. Kill this node's
+        own Ray processes (they carry its node-manager port on their command line)."""
+        port = f"--node_manager_port={self.ports['nodes'][self.rank]}"
+        out = subprocess.run(["pgrep", "-f", "--", port], capture_output=True, text=True).stdout.split()
+        for pid in out:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
 
     def reload(self, volume_names) -> None:
         pass
@@ -135,7 +144,7 @@ def make_spec(nodes: int, work: Path, fail: bool) -> dict:
     mapping = {HF_CACHE_PATH: str(work / "hf"), DATA_PATH: str(work / "data"),
                CHECKPOINTS_PATH: str(work / "checkpoints"), f"{SLIME_ROOT}/{resolved.train_script}": str(STANDIN)}
     spec = relocate(spec, mapping)
-    spec.update(gpus_per_node=0, ray_cpus_per_node=1, join_timeout_s=180)
+    spec.update(gpus_per_node=0, ray_cpus_per_node=1, join_timeout_s=360)  # a loaded shared machine is slow
     if fail:
         spec["env"]["GYM_STANDIN_FAIL"] = "1"
     for folder in (spec["model"]["dir"], spec["ref_load"]):
@@ -227,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             code, output = run_attempt(spec_path, args.nodes, work, args.drop_log_stream)
             if args.verbose:
                 print(output)
+                if code != 0:
+                    for rank in range(1, args.nodes):
+                        print(f"---- node {rank} (last lines) ----\n" + "\n".join(
+                            (work / f"node{rank}.log").read_text().splitlines()[-15:]))
             after = checkpoints.latest_iteration(spec["checkpoint_dir"])
             result = next((json.loads(line.split(" ", 1)[1]) for line in output.splitlines()
                            if line.startswith("GYM-RESULT ")), None)

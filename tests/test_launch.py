@@ -377,3 +377,12 @@ def test_panel_shows_the_bound_and_one_click_never_starts_an_expensive_run():
     assert "Launch will refuse" not in panel.modal_bound.value
     panel.launch_button.click()
     assert "no Modal credentials" in panel.status.value
+
+
+def test_eval_interval_zero_means_no_eval_everywhere():
+    from gym.local.runner import should_run_periodic_action
+
+    config = SlimeConfig(eval_interval=0)
+    assert "--eval-interval" not in config.slime_argv() and config.resolve().config.eval_interval == 0
+    assert not any(should_run_periodic_action(k, 0, 10) for k in range(10))  # the local backend too
+    assert any(p.fields[0] == "eval_interval" for p in SlimeConfig(eval_interval=-1).problems())

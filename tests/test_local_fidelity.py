@@ -306,9 +306,10 @@ def test_deepscaler_and_boxed_follow_slime():
 
 def test_row_rm_type_overrides_the_config(tiny):
     scorer = Scorer(tiny(rm_type="math", custom_rm_path=None))
-    sample = Sample(index=0, response="<think>x</think>\\boxed{3}", label="3", metadata={"rm_type": "deepscaler"})
-    plain = Sample(index=1, response="no box", label="3")
-    assert scorer([sample, plain], 0) == [1.0, 0.0]
+    # the same response: math scores it, deepscaler (no </think>) does not
+    by_row = Sample(index=0, response="\\boxed{3}", label="3", metadata={"rm_type": "deepscaler"})
+    plain = Sample(index=1, response="\\boxed{3}", label="3")
+    assert scorer([by_row, plain], 0) == [0.0, 1.0]
 
 
 # ---- 5. the smaller differences ---------------------------------------------------------------------

@@ -116,12 +116,17 @@ def run_spec(r: Resolved, shipment: Shipment, stages: tuple[int, ...] | None = N
     }
 
 
+NONPREEMPTIBLE_PRICE_FACTOR = 3.0
+"""Assumed premium of a non-preemptible container over list price (a generous guess: the pipeline
+is 1 core and 2 GiB, cents per hour either way)."""
+
+
 def pipeline_usd_per_hour() -> float:
-    """The pipeline container's list price (it is counted in the run's spend)."""
+    """The pipeline container's price (it is counted in the run's spend)."""
     from gym.launch.pipeline import PIPELINE_CPU, PIPELINE_MEMORY_MIB
 
     return (pricing.CPU_USD_PER_CORE_SECOND * PIPELINE_CPU
-            + pricing.MEMORY_USD_PER_GIB_SECOND * PIPELINE_MEMORY_MIB / 1024) * 3600
+            + pricing.MEMORY_USD_PER_GIB_SECOND * PIPELINE_MEMORY_MIB / 1024) * 3600 * NONPREEMPTIBLE_PRICE_FACTOR
 
 
 def volume_names(run_name: str) -> dict[str, str]:

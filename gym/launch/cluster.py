@@ -67,6 +67,11 @@ class ModalHost:
     def ray_args(self, node: Node) -> list[str]:
         return []
 
+    def clear_ray(self) -> None:
+        """Remove what a failed `ray start` left running (a half-started raylet holds its ports).
+        A container runs nothing else of Ray's, so `ray stop` is safe here."""
+        subprocess.run(["ray", "stop", "--force"], capture_output=True)
+
     def reload(self, volume_names) -> None:
         import modal
 
@@ -115,17 +120,34 @@ def ray_start_command(node: Node, gpus: int, cpus: int, host) -> list[str]:
     return ["ray", "start", f"--address={node.head_ip}:{host.ray_port}", *common]
 
 
+def wait_for_port(ip: str, port: int, deadline: float, poll_s: float = 1.0) -> bool:
+    """Whether something accepts TCP connections at ip:port before the deadline (time.monotonic)."""
+    import socket
+
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((ip, port), timeout=2.0):
+                return True
+        except OSError:
+            time.sleep(poll_s)
+    return False
+
+
 def start_ray(node: Node, gpus: int, cpus: int, host, join_timeout_s: float, retry_s: float = 5.0) -> None:
-    """Start the head (rank 0), or join it, retrying until the join deadline (workers)."""
+    """Start the head (rank 0), or join it: wait for the head's port, then `ray start`, retrying
+    (after clearing the failed try's processes) until the join deadline (workers)."""
     cmd = ray_start_command(node, gpus, cpus, host)
     print("[gym] " + " ".join(cmd), flush=True)
     if node.rank == 0:
         subprocess.run(cmd, check=True)
         return
     deadline = time.monotonic() + join_timeout_s
+    wait_for_port(node.head_ip, host.ray_port, deadline)
     tries = 0
     while True:
         tries += 1
+        if tries > 1:
+            host.clear_ray()
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode == 0:
             print(f"[gym] rank {node.rank} joined the Ray head after {tries} tr{'y' if tries == 1 else 'ies'}", flush=True)

@@ -153,7 +153,8 @@ def status_from_record(record: dict, now: float, ray_url: str | None = None) -> 
     return RunStatus(name=record.get("name", "?"), phase=phase, detail=detail,
                      spent_usd=float(record.get("spent_usd", 0.0)), max_usd=float(record.get("max_usd", 0.0)),
                      attempt=int(record.get("attempt", 0)), checkpoint=record.get("checkpoint"),
-                     dashboard_url=record.get("dashboard_url", ""), ray_dashboard_url=ray_url,
+                     dashboard_url=record.get("dashboard_url", ""),
+                     ray_dashboard_url=ray_url if phase == "training" else None,  # the tunnel lives with the attempt
                      heartbeat_age_s=age)
 
 

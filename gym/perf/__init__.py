@@ -178,7 +178,7 @@ def estimate_resolved(r, *, mean_response_tokens: float | None = None,
         kv_cache_tokens=kv_tokens, rollout_memory=rollout, step_seconds=step, step_seconds_range=step_range,
         phases=phases, run_hours=hours, run_hours_range=hours_range, run_usd=hours * price,
         run_usd_range=(hours_range[0] * price, hours_range[1] * price), fits=fits,
-        assumptions=assumptions_text(c, spec, response, prompt, price),
+        assumptions=assumptions_text(c, spec, response, prompt, price, moe=arch.is_moe),
         rollout_memory_gib=rollout_peak, in_flight=gen["in_flight"], waves=gen["waves"],
         mean_response_tokens=response, mean_prompt_tokens=prompt, longest_sample_tokens=longest,
         kv_pool_gib=pool, problems=tuple(problems))
@@ -186,12 +186,20 @@ def estimate_resolved(r, *, mean_response_tokens: float | None = None,
     return result
 
 
-def assumptions_text(c, spec, response: float, prompt: float, price: float) -> str:
+MOE_CAVEAT = (" MoE: decode reads every expert the batch routes to (plus a fixed routing cost per MoE layer); "
+              "a fine-grained MoE trains at {mfu:.0%} MFU on its active parameters ({eff:.2f} of the dense "
+              "utilisation, from Megatron's Qwen3-30B-A3B vs dense H100 measurements). Out of sample, NeMo-RL's "
+              "Qwen3-30B-A3B steps ran 1.1-2.0x longer than predicted (BENCHMARKS.md).")
+"""Said in the assumptions of every MoE estimate: the MoE efficiencies used and the out-of-sample error."""
+
+
+def assumptions_text(c, spec, response: float, prompt: float, price: float, moe: bool = False) -> str:
     return (f"{spec.name}: {spec.memory_gib:.1f} GiB, {spec.hbm_bytes_per_s / 1e12:.2f} TB/s, "
             f"{spec.bf16_flops / 1e12:.0f} TFLOP/s bf16. Responses average {response:.0f} tokens (longest "
             f"{c.rollout_max_response_len}), prompts {prompt:.0f}. Decode at {tm.DECODE_BANDWIDTH_EFFICIENCY:.0%} of HBM "
-            f"bandwidth, training at {tm.TRAIN_MFU:.0%} MFU, weight updates at "
+            f"bandwidth, training at {tm.TRAIN_MFU:.0%} MFU (dense), weight updates at "
             f"{tm.UPDATE_BYTES_PER_S / 1e9:.1f} GB/s; start-up {tm.STARTUP_S[1] / 60:.0f} min "
             f"({tm.STARTUP_S[0] / 60:.0f}–{tm.STARTUP_S[2] / 60:.0f}); evaluation and checkpoint saves not "
             f"counted. Step range ×/÷ {tm.STEP_RANGE_FACTOR} (the calibration error, see BENCHMARKS.md)."
-            + ("" if price == price else f" No list price for {spec.name}: cost is NaN."))
+            + ("" if price == price else f" No list price for {spec.name}: cost is NaN.")
+            + (MOE_CAVEAT.format(mfu=tm.MOE_TRAIN_MFU, eff=tm.MOE_TRAIN_EFFICIENCY) if moe else ""))

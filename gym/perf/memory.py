@@ -40,16 +40,30 @@ context 0.5 GiB + ~1 GiB of NCCL buffers for the TP/DP groups."""
 TRAIN_OVERHEAD_GIB = 2.0
 """Megatron's own CUDA context, NCCL communicators (TP/DP/PP groups) and allocator slack at the
 peak. slime#1951's log: 2.06 GiB "reserved by PyTorch but unallocated" at the OOM."""
-LOGITS_FP32_COPIES = 3
-"""Full-vocabulary fp32 tensors alive at once per micro-batch in slime's loss/log-prob path:
-Float16Module's upcast of the logits, then `logits.clone()` for the log-probs and another for
-the entropy (slime/utils/ppo_utils.py `calculate_log_probs_and_entropy`; slime PR #2011 "keeps
-one working copy of the logits instead of two clones"). The bf16 output is not kept: neither
-the upcast's nor the output layer's backward needs it."""
+LOGITS_FP32_COPIES = 2
+"""Full-vocabulary fp32 [tokens, vocab/TP] tensors alive at once per micro-batch in the slime gym
+pins (nightly 2026-08-10, after slime PRs #2144/#2152, which fused log-prob and entropy): Megatron's
+Float16Module upcasts the last stage's output to fp32 (Megatron-LM megatron/core/transformer/
+module.py:561-566) and that tensor is the loss's input (slime backends/megatron_utils/loss.py:
+536 `assert logits.dtype == torch.float32`); `_VocabParallelLogProbEntropy.forward` then makes one
+working buffer `logits - logits_max` that exp_/div_ turn into the softmax in place and that backward
+reuses as the gradient (slime utils/ppo_utils.py:219-228, 326). The bf16 output is not kept: neither
+the upcast's nor the output layer's backward needs it. Older slime (v0.2.4, slime#1951's trace:
+`compute_log_probs(logits.clone(), ...)`) kept 3: a clone each for log-probs and entropy.
+See logits_fp32_copies() for the two settings that add one each."""
+MEGATRON_VOCAB_DIVISOR = 128
+"""Megatron pads the vocabulary to a multiple of make_vocab_size_divisible_by (128) × TP
+(megatron/training/vocab_utils.py:58): Qwen3's 151,936 at TP 2 becomes 152,064, i.e. 76,032 per
+rank, the shape in slime#1951's OOM trace."""
 SGLANG_DEFAULT_META_MIB = 512
-"""SGLang's default mem_fraction_static reserve (server_args `_handle_gpu_memory_settings`,
-v0.5): 512 MiB metadata + 1.5 × chunked_prefill_size MiB activations + 2 × cuda_graph_max_bs MiB
-graphs + TP/8 GiB; gym always passes a fraction, this reproduces row 17's default."""
+"""SGLang's default mem_fraction_static reserve, verified in sgl-project/sglang
+python/sglang/srt/server_args.py `_handle_gpu_memory_settings` (v0.5.x; now
+srt/arg_groups/memory_hook.py `handle_gpu_memory_settings`): 512 MiB metadata + 1.5 ×
+max(chunked_prefill_size, 2048) MiB activations + 2 × cuda_graph_max_bs MiB decode graphs +
+TP·PP/8 GiB, at least 10 GiB on GPUs over 60 GiB; chunked_prefill_size 8192 and max_bs 256
+(TP < 4) or 512 below 160 GiB, 16384 and 512 above. Newer versions add 8 MiB per prefill
+(piecewise) CUDA-graph size, ~0.3 GiB, not modelled. gym always passes a fraction; this
+reproduces row 17's default."""
 
 
 # ---- Parameters -----------------------------------------------------------------------------------
@@ -107,8 +121,11 @@ def train_shard_params(arch, lay) -> tuple[float, float]:
 
 
 def micro_batch_tokens(c, lay, prompt_max: int) -> int:
-    """Tokens one training GPU holds in its largest micro-batch. Dynamic batching packs up to
-    max_tokens_per_gpu, but a longer sample still forms a micro-batch of its own (÷ CP)."""
+    """Tokens one training GPU holds in its largest micro-batch. Dynamic batching packs samples
+    first-fit into bins of max_tokens_per_gpu × CP tokens (split over the CP ranks), and a sample
+    longer than that lands alone in a bin of its own, the only bin allowed over the cap (slime
+    utils/dp_schedule.py:28-32, 119-120). Log-prob passes use --log-probs-max-tokens-per-gpu, which
+    defaults to the same value (slime utils/arguments.py:1869-1870) and which gym does not set."""
     longest = math.ceil((prompt_max + c.rollout_max_response_len) / lay.cp)
     if c.use_dynamic_batch_size and c.max_tokens_per_gpu:
         return max(c.max_tokens_per_gpu, longest)
@@ -146,10 +163,24 @@ def activation_gib(c, arch, lay, tokens: int) -> float:
     return per_layer * layers_in_flight / GIB
 
 
-def logits_gib(arch, lay, tokens: int) -> float:
-    """fp32 logits copies of one micro-batch on the last stage, vocab ÷ TP."""
-    per_copy = tokens * arch.vocab_size / lay.tp
-    return per_copy * 4 * LOGITS_FP32_COPIES / GIB
+def padded_vocab(arch, tp: int) -> int:
+    multiple = MEGATRON_VOCAB_DIVISOR * max(tp, 1)
+    return -(-arch.vocab_size // multiple) * multiple
+
+
+def logits_fp32_copies(c) -> int:
+    """fp32 logits copies alive at the peak of one training micro-batch (LOGITS_FP32_COPIES), plus one
+    when `rollout_temperature` ≠ 1 (slime loss.py:541-543 divides out of place: `logits / T`), plus
+    one when `entropy_coef` ≠ 0 (the entropy gradient keeps the logits for backward and allocates
+    `sum_softmax_times_logits - logits`, ppo_utils.py:287, 321)."""
+    return (LOGITS_FP32_COPIES + (getattr(c, "rollout_temperature", 1.0) != 1.0)
+            + (bool(getattr(c, "entropy_coef", 0.0))))
+
+
+def logits_gib(arch, lay, tokens: int, copies: int = LOGITS_FP32_COPIES) -> float:
+    """fp32 logits copies of one micro-batch on the last stage, padded vocab ÷ TP."""
+    per_copy = tokens * padded_vocab(arch, lay.tp) / lay.tp
+    return per_copy * 4 * copies / GIB
 
 
 def train_memory(c, arch, lay, prompt_max: int) -> dict[str, float]:
@@ -165,7 +196,7 @@ def train_memory(c, arch, lay, prompt_max: int) -> dict[str, float]:
         "grads": 4 * (dense + expert) / GIB,
         "optimizer": optimizer / GIB,
         "activations": activation_gib(c, arch, lay, tokens),
-        "logits": logits_gib(arch, lay, tokens),
+        "logits": logits_gib(arch, lay, tokens, logits_fp32_copies(c)),
         # slime keeps the reference weights in host memory and swaps them into the actor's own
         # buffers for the ref log-prob pass (megatron_utils actor: weights backuper): no GPU copy.
         "reference": 0.0,
@@ -197,6 +228,8 @@ def sglang_default_fraction(gpu_memory_gib: float, engine_tp: int) -> float:
     else:
         chunk, graph_bs = 16384, 512
     reserved = SGLANG_DEFAULT_META_MIB + 1.5 * chunk + 2 * graph_bs + engine_tp / 8 * 1024
+    if mib > 60 * 1024:  # a 10 GiB floor on large GPUs (binding only for small chunked prefill)
+        reserved = max(reserved, 10 * 1024)
     return round((mib - reserved) / mib, 3)
 
 

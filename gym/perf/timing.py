@@ -3,7 +3,8 @@
 Phases (slime `train.py`, colocated: they add up; `train_async.py`, split: generation of rollout
 k+1 overlaps training on k, so the slower side sets the pace):
 
-- generate: prefill (compute-bound) + decode. A decode step reads the engine's weights and the
+- generate: prefill (compute-bound) + decode. A decode step reads the engine's weights (for MoE,
+  every expert the batch is routed to: nearly all of them at batch ≥ 64) and the
   KV cache of every running sequence (memory-bound), unless 2·N·batch FLOPs take longer
   (compute-bound at large batch); every step also pays a per-layer launch latency. Sequences in
   flight per engine are capped by the KV pool and SGLang's concurrency; more samples than that
@@ -11,13 +12,16 @@ k+1 overlaps training on k, so the slower side sets the pace):
   average one has finished.
 - log_probs: Megatron forward passes over every token for the old policy (and the reference
   with KL), 2·N FLOPs per token plus attention.
-- train: 6·N FLOPs per token, + 2·N with full recompute, at a model-FLOP utilisation.
+- train: 6·N FLOPs per token, + 2·N with full recompute, at a model-FLOP utilisation (lower for
+  fine-grained MoE: grouped expert GEMMs and token dispatch, MOE_TRAIN_MFU).
 - update_weights: slime converts Megatron shards to Hugging Face tensors in buckets and pushes
   them (CUDA IPC colocated, NCCL over RDMA split); the conversion sets the rate.
 - switch (colocated only): SGLang releases its weights and KV cache, Megatron wakes, and back.
 
 Every efficiency constant names the measurement in ../shared/reference/perf-calibration.md it
 was fitted to (row numbers); scripts/calibrate_perf.py shows predicted vs measured for each row.
+The mixture-of-experts constants come from published Megatron and vLLM measurements outside that
+file (each cited where it is defined), not from any RL step time.
 """
 
 from __future__ import annotations
@@ -62,6 +66,63 @@ ROLLOUT_FIXED_S = 3.0
 """Per rollout: reward scoring, data loading, Ray round trips and logging (row 3's 26 s step
 leaves ~3 s unexplained by the phases)."""
 
+# ---- Mixture of experts ---------------------------------------------------------------------------
+# Training: a fine-grained MoE (routed experts narrower than the hidden size, e.g. Qwen3-30B-A3B: 128
+# experts of 768 under a 2048 hidden size, top-8) spends most of its FLOPs in many small grouped GEMMs
+# and pays token permutation and expert-parallel all-to-all on top, so Megatron reaches a lower share
+# of peak on its active-parameter FLOPs than on a dense model of like size. gym keeps the dense RL
+# utilisation (TRAIN_MFU, fitted on dense RL runs) and scales it by the MoE/dense ratio that Megatron's
+# own pre-training measurements show on the same GPU: the RL-specific losses (short packed batches,
+# dynamic sizes) are taken to be common to both.
+DENSE_PRETRAIN_MFU = 0.41
+"""Megatron-LM README ("Performance", NVIDIA/Megatron-LM@d98e8a6): dense GPT pre-training on H100,
+bf16, weak-scaled from 2B to 462B parameters: MFU 41% for the smallest model up to 47-48% for the
+largest ("larger GEMMs have higher arithmetic intensity"). The smallest model's 41% is the
+like-for-like reference for a MoE with ~3B active parameters."""
+MOE_PRETRAIN_MFU = 240.5e12 / 989e12
+"""Megatron-LM PR #5728 (Qwen3 MoE recipe index, measured with the matching Megatron Bridge recipes,
+median of steady-state iterations): Qwen3-30B-A3B pre-training on H100, BF16: 240.5 TFLOP/s per GPU
+(234.1 before) = 24.3% of the 989 TFLOP/s peak. Corroborating: Qwen3-235B-A22B on H100 BF16 302.0
+TFLOP/s (214.3 before) = 30.5%, i.e. 0.65 of the 47% dense Megatron reaches at that size; a user's
+untuned 4 x 8 H100 Qwen3-30B-A3B config ~120 TFLOP/s (Megatron-LM#2762); GPT-OSS-120B BF16 on 64 H100
+153-163 TFLOP/s (Megatron Bridge docs/performance-summary-archive.md, 25.11 and later)."""
+MOE_TRAIN_EFFICIENCY = MOE_PRETRAIN_MFU / DENSE_PRETRAIN_MFU
+"""0.59: the share of a dense model's utilisation a fine-grained MoE keeps in Megatron on H100."""
+MOE_TRAIN_MFU = TRAIN_MFU * MOE_TRAIN_EFFICIENCY
+"""0.18: training MFU (on active-parameter FLOPs) of a fine-grained MoE. Coarse MoEs (experts at least
+as wide as the hidden size, e.g. Mixtral) keep TRAIN_MFU: Megatron trains Mixtral 8x22B at 49.3% MFU
+on H100 (MoE Parallel Folding, arXiv 2504.14960) and Mixtral 8x7B at 468 TFLOP/s (Megatron-LM MoE
+README, MCore v0.9), dense-level utilisation."""
+MOE_LOGPROB_MFU = LOGPROB_MFU * MOE_TRAIN_EFFICIENCY
+"""Forward-only log-prob passes of a fine-grained MoE: the same grouped GEMMs and dispatch."""
+MOE_DECODE_LAYER_LATENCY_S = 25e-6
+"""Decode: the fixed cost one MoE layer adds to a decode step (router top-k, token-to-expert
+alignment, two grouped-GEMM launches), on top of DECODE_LAYER_LATENCY_S. vLLM PR #24700's kernel
+benchmarks on H100 (benchmark_moe.py, CUDA-graph replay): Mixtral 8x7B TP 2 bf16 takes 144 us at
+batch 1 and 483 us at batch 64 (all 8 experts, 1.41 GB: 2.9 TB/s = 87% of HBM peak), so the batch-1
+step's 352 MB explain 121 us and ~23 us is fixed; Qwen3-30B-A3B TP 1 (fp8) 40 us at batch 1 and 237
+us at batch 64 (595 MB at 2.5 TB/s, 75%), so ~25 us is fixed. The same benchmarks show the expert
+weights themselves stream at 75-87% of peak at batch >= 64, no worse than the dense decode GEMMs
+(vLLM #19049, Qwen3-30B-A3B bf16 on A100 PCIe: 917 us for 1.19 GB at batch 64 = 84%), so decode
+keeps DECODE_BANDWIDTH_EFFICIENCY for the bytes."""
+
+
+def fine_grained_moe(arch) -> bool:
+    """True for an MoE whose routed experts are narrower than the hidden size (Qwen3-MoE, DeepSeek):
+    the case Megatron's measurements show at lower utilisation than dense (MOE_TRAIN_EFFICIENCY)."""
+    return bool(arch.is_moe and arch.moe_ffn_hidden_size < arch.hidden_size)
+
+
+def train_mfu(arch) -> float:
+    """Training utilisation for this architecture: MOE_TRAIN_MFU for fine-grained MoE, else TRAIN_MFU."""
+    return MOE_TRAIN_MFU if fine_grained_moe(arch) else TRAIN_MFU
+
+
+def logprob_mfu(arch) -> float:
+    """Log-prob pass utilisation: MOE_LOGPROB_MFU for fine-grained MoE, else LOGPROB_MFU."""
+    return MOE_LOGPROB_MFU if fine_grained_moe(arch) else LOGPROB_MFU
+
+
 # ---- Switching and weight updates -----------------------------------------------------------------
 RELEASE_GIB_PER_S = 6.0
 """Releasing GPU memory to sleep (torch_memory_saver pause / SGLang release_memory_occupation):
@@ -83,13 +144,29 @@ STEP_RANGE_FACTOR = 1.55
 outside the untuned row 1), so high/low = 2.4."""
 
 
+def decode_weight_params(arch, batch: float) -> float:
+    """Parameters one decode step reads from HBM. Dense: all of them. MoE: the dense part plus every
+    expert that at least one of the `batch` tokens is routed to; with top-k of E experts spread
+    evenly, an expert is untouched with probability (1 − k/E)^batch, so at batch ≥ 64 nearly all
+    experts are read (Qwen3-30B-A3B, 8 of 128: 98% at 64), and decode costs like the full model,
+    not like its active parameters."""
+    if not arch.is_moe:
+        return mem.total_params(arch)
+    experts = arch.num_layers * mem.expert_params(arch)
+    touched = 1 - (1 - arch.moe_router_topk / arch.num_experts) ** max(batch, 1)
+    return mem.total_params(arch) - experts + experts * touched
+
+
 def decode_step_s(arch, spec, engine_tp: int, batch: float, context: float) -> float:
     """Seconds for one decode step of `batch` sequences with `context` tokens each on average."""
-    weights = 2 * mem.active_params(arch) / engine_tp
+    weights = 2 * decode_weight_params(arch, batch) / engine_tp
     kv = batch * context * mem.kv_bytes_per_token(arch, engine_tp)
     memory_bound = (weights + kv) / (spec.hbm_bytes_per_s * DECODE_BANDWIDTH_EFFICIENCY)
     compute_bound = 2 * mem.active_params(arch) * batch / engine_tp / (spec.bf16_flops * DECODE_MFU)
-    latency = arch.num_layers * (DECODE_LAYER_LATENCY_S + (ENGINE_TP_ALLREDUCE_S if engine_tp > 1 else 0.0))
+    per_layer = DECODE_LAYER_LATENCY_S + (ENGINE_TP_ALLREDUCE_S if engine_tp > 1 else 0.0)
+    if arch.is_moe:
+        per_layer += MOE_DECODE_LAYER_LATENCY_S
+    latency = arch.num_layers * per_layer
     return max(memory_bound, compute_bound) + latency
 
 
@@ -129,7 +206,7 @@ def train_phases(c, arch, spec, lay, train_parts: dict, prompt: float, response:
     swap = 0.0
     if passes == 2:  # reference weights swapped in and out of the actor's buffers from host memory
         swap = 2 * train_parts["weights"] * mem.GIB / 25e9
-    log_probs = passes * fwd / (gpus_flops * LOGPROB_MFU) + swap
+    log_probs = passes * fwd / (gpus_flops * logprob_mfu(arch)) + swap
     recompute = 1 if c.recompute_granularity == "full" else 0
     bubble = 1.0
     if lay.pp > 1:  # 1F1B: (PP − 1) idle slots per (micro-batches per DP rank)
@@ -138,7 +215,7 @@ def train_phases(c, arch, spec, lay, train_parts: dict, prompt: float, response:
         micro = max(c.global_batch_size * (prompt + response) / dp / per_mb, 1)
         bubble = 1 + (lay.pp - 1) / micro
     steps = max(samples // max(c.global_batch_size, 1), 1)
-    train = (3 + recompute) * fwd * bubble / (gpus_flops * TRAIN_MFU) + steps * STEP_OVERHEAD_S
+    train = (3 + recompute) * fwd * bubble / (gpus_flops * train_mfu(arch)) + steps * STEP_OVERHEAD_S
     if c.optimizer_cpu_offload:
         shard = (train_parts["weights"] / 2) * mem.GIB  # parameters on this GPU
         dp = max(lay.train_gpus // max(lay.tp * lay.pp, 1), 1)
