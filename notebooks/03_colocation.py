@@ -239,6 +239,10 @@ display(Markdown(
 gym.compare(list(real.values()), same_work=True)
 
 # %% [markdown]
+# The two runs' rollouts hold different numbers of samples (the split run took the validator's
+# fix: fewer prompts per rollout), so seconds per rollout compare unequal work; the table above
+# gives both the same samples in total and compares hours and dollars.
+#
 # ## When each wins
 #
 # Read the two comparisons separately.
