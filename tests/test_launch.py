@@ -241,6 +241,9 @@ def _save(ckpt, it):
     dcp.save({"w": torch.full((3,), float(it))}, checkpoint_id=str(folder))
     torch.save({}, folder / "common.pt")
     (folder / "metadata.json").write_text("{}")
+    state = checkpoints.data_state_file(ckpt, it)  # slime's rollout manager, after the model
+    state.parent.mkdir(exist_ok=True)
+    torch.save({"sample_offset": it}, state)
     (ckpt / checkpoints.TRACKER).write_text(str(it))
     return folder
 
@@ -273,11 +276,80 @@ def test_resume_without_any_complete_save_starts_over(tmp_path):
 
 
 def test_prune_keeps_the_newest_saves_and_never_one_being_written(tmp_path):
-    for it in range(1, 6):
-        checkpoints.iter_dir(tmp_path, it).mkdir()
-    (tmp_path / checkpoints.TRACKER).write_text("4")  # iteration 5 is still being written
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    for it in range(1, 5):
+        _save(tmp_path, it)
+    checkpoints.iter_dir(tmp_path, 5).mkdir()  # iteration 5 is still being written (no marker yet)
     assert checkpoints.prune(tmp_path, keep=2) == [1, 2]
     assert checkpoints.saved_iterations(tmp_path) == [3, 4, 5]
+
+
+def test_prune_never_deletes_the_newest_complete_save(tmp_path):
+    """The marked save is incomplete (a node's shards never committed): keep=1 must not count it,
+    or the one save a resume can fall back to is deleted and the run silently starts over."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    for it in (10, 20):
+        _save(tmp_path, it)
+    newest = _save(tmp_path, 30)
+    next(p for p in newest.iterdir() if p.suffix == ".distcp").unlink()
+    assert checkpoints.prune(tmp_path, keep=1) == [10]
+    assert checkpoints.saved_iterations(tmp_path) == [20, 30]
+    assert checkpoints.prepare_resume(tmp_path).iteration == 20
+
+
+def test_a_truncated_shard_is_an_incomplete_save(tmp_path):
+    """A background commit can catch a shard half written: present, but shorter than .metadata says."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    _save(tmp_path, 10)
+    newest = _save(tmp_path, 20)
+    shard = next(p for p in newest.iterdir() if p.suffix == ".distcp")
+    shard.write_bytes(shard.read_bytes()[:-8])
+    missing = checkpoints.missing_files(newest)
+    assert len(missing) == 1 and missing[0].startswith(f"{shard.name} (truncated: ")
+    assert checkpoints.prepare_resume(tmp_path).iteration == 10
+
+
+def test_a_save_without_slimes_dataset_state_is_incomplete(tmp_path):
+    """slime's rollout manager saves the prompt sampler's position after the model; resuming
+    without it silently restarts the data from the first prompt (slime data_source.load)."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    for it in (10, 20):
+        _save(tmp_path, it)
+    checkpoints.data_state_file(tmp_path, 20).unlink()  # killed between the model save and the data state
+    assert checkpoints.missing_files(checkpoints.iter_dir(tmp_path, 20)) == []
+    assert checkpoints.missing_files(checkpoints.iter_dir(tmp_path, 20), data_state=True) == [
+        "rollout/global_dataset_state_dict_20.pt"]
+    point = checkpoints.prepare_resume(tmp_path, data_state=True)
+    assert point.iteration == 10 and "global_dataset_state_dict_20.pt" in str(point)
+    argv = smoke_config().slime_argv()
+    assert checkpoints.saves_data_state(argv)  # slime's default: the global dataset and its state
+    assert not checkpoints.saves_data_state([*argv, "--disable-rollout-global-dataset"])
+
+
+def test_resume_deletes_failed_saves_newer_than_the_resume_point(tmp_path):
+    """Megatron saves into an existing folder with only a warning: shards left by a failed save
+    would sit next to the new save's under the same names and could pass a later check."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    _save(tmp_path, 10)
+    incomplete = _save(tmp_path, 20)
+    next(p for p in incomplete.iterdir() if p.suffix == ".distcp").unlink()
+    leftover = checkpoints.iter_dir(tmp_path, 30)  # a save that died before the marker moved
+    leftover.mkdir()
+    (leftover / "__0_0.distcp").write_bytes(b"stale")
+    point = checkpoints.prepare_resume(tmp_path)
+    assert point.iteration == 10 and point.removed == (20, 30) and point.changed
+    assert checkpoints.saved_iterations(tmp_path) == [10]
+    assert not checkpoints.prepare_resume(tmp_path).changed  # repaired once: nothing more to do
 
 
 def test_plan_shows_checkpoint_storage():

@@ -286,8 +286,8 @@ def run_cluster(spec: dict, host=None) -> dict:
         while True:  # keep this node in the cluster; Modal ends it when rank 0 returns
             time.sleep(10)
     check_inputs(spec)
-    resume = checkpoints.prepare_resume(spec["checkpoint_dir"])
-    if resume.note:
+    resume = checkpoints.prepare_resume(spec["checkpoint_dir"], checkpoints.saves_data_state(spec["argv"]))
+    if resume.changed:
         host.commit(spec["volumes"]["checkpoints"])
     print(f"[gym] {resume}", flush=True)
     wait_for_nodes(f"{node.head_ip}:{host.ray_port}", spec["num_nodes"], spec["join_timeout_s"])

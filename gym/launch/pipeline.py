@@ -129,6 +129,7 @@ def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
                   cpu_usd_per_hour=spec["budget"]["cpu_usd_per_hour"], max_usd=spec["budget"]["max_usd"])
     ckpt_volume = modal.Volume.from_name(spec["volumes"]["checkpoints"])
     ckpt_dir = spec["checkpoint_dir"]
+    data_state = checkpoints.saves_data_state(spec["argv"])
     clock = [time.monotonic()]
 
     def beat(**fields) -> None:
@@ -156,8 +157,8 @@ def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
             stage = state.get("stage", 0)
             if not state.get("train_call_id"):
                 ckpt_volume.reload()
-                resume = checkpoints.prepare_resume(ckpt_dir)
-                checkpoints.prune(ckpt_dir, spec["keep_checkpoints"])
+                resume = checkpoints.prepare_resume(ckpt_dir, data_state)
+                checkpoints.prune(ckpt_dir, spec["keep_checkpoints"], data_state)
                 ckpt_volume.commit()
                 print(f"[gym] {resume}", flush=True)
                 if stage > 0 and resume.iteration is None:
@@ -185,7 +186,7 @@ def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
                 ckpt_volume.reload()
                 latest = checkpoints.latest_iteration(ckpt_dir)
                 if outcome is None:
-                    if checkpoints.prune(ckpt_dir, spec["keep_checkpoints"]):
+                    if checkpoints.prune(ckpt_dir, spec["keep_checkpoints"], data_state):
                         ckpt_volume.commit()
                     beat(phase="training", detail=f"stage {stage + 1}/{len(stages)}, attempt {state['attempts']}",
                          checkpoint=latest)
