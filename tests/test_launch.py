@@ -458,3 +458,147 @@ def test_eval_interval_zero_means_no_eval_everywhere():
     assert "--eval-interval" not in config.slime_argv() and config.resolve().config.eval_interval == 0
     assert not any(should_run_periodic_action(k, 0, 10) for k in range(10))  # the local backend too
     assert any(p.fields[0] == "eval_interval" for p in SlimeConfig(eval_interval=-1).problems())
+
+
+# ---- 2. the pipeline's loop, with Modal behind plain services (as simulate_cluster's LocalHost) -------
+
+class _Call:
+    """A function call whose get() returns or raises the scripted results, one per look."""
+
+    def __init__(self, object_id, results):
+        self.object_id, self.results, self.cancelled = object_id, list(results), False
+
+    def get(self, timeout=None):
+        result = self.results.pop(0) if self.results else "done"
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def cancel(self, terminate_containers=False):
+        self.cancelled = terminate_containers
+
+
+class _Function:
+    def __init__(self, name, services, results=(), on_spawn=None):
+        self.name, self.services, self.results, self.on_spawn = name, services, list(results), on_spawn
+
+    def spawn(self, *args):
+        call = _Call(f"fc-{self.name}-{len(self.services.calls)}", self.results.pop(0) if self.results else [])
+        self.services.calls[call.object_id] = call
+        if self.on_spawn:
+            self.on_spawn(*args)
+        return call
+
+
+class _Registry(dict):
+    """A plain dict that keeps every record written (the heartbeats)."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes = []
+
+    def __setitem__(self, key, value):
+        self.writes.append(dict(value) if isinstance(value, dict) else value)
+        super().__setitem__(key, value)
+
+
+class _Volume:
+    def __init__(self, fail_on_reload=None):
+        self.reloads, self.fail_on_reload = 0, fail_on_reload
+
+    def reload(self):
+        self.reloads += 1
+        if self.reloads == self.fail_on_reload:
+            raise RuntimeError("volume reload failed")
+
+    def commit(self):
+        pass
+
+
+class _Services:
+    def __init__(self, volume=None):
+        self.registry, self.calls, self.volume, self.functions = _Registry(), {}, volume or _Volume(), {}
+
+    def call(self, call_id):
+        return self.calls[call_id]
+
+
+def _pipeline_spec(tmp_path, services, usd_per_hour=36.0, max_usd=100.0):
+    from gym.launch.app import run_spec
+    from gym.launch.shipping import plan_shipment
+
+    resolved = smoke_config().resolve()
+    spec = run_spec(resolved, plan_shipment(resolved.dataset, None), (2,))
+    lease = runs.acquire(services.registry, spec["name"], {"phase": "launching", "max_usd": max_usd})
+    spec.update(lease={"holder": lease["holder"]}, checkpoint_dir=str(tmp_path / "ckpt"),
+                budget={"max_usd": max_usd, "bound_usd": 5.0, "usd_per_hour": usd_per_hour, "cpu_usd_per_hour": 0.0})
+    return spec
+
+
+def test_pipeline_heartbeats_while_the_model_downloads(tmp_path):
+    """A download longer than the lease's TTL must not make the run look dead (status 'lost',
+    and a second launch could take the name while this one still runs)."""
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    services.functions = {
+        "download_model": _Function("download", services, [[TimeoutError()] * 3 + ["/model"]]),
+        "prepare_dataset": _Function("prepare", services, [[TimeoutError(), ["files"]]]),
+        "train": _Function("train", services, [["ok"]], on_spawn=lambda s: _save(tmp_path / "ckpt", 1)),
+    }
+    (tmp_path / "ckpt").mkdir()
+    result = run_pipeline(spec, {}, None, services)
+    assert result["phase"] == "succeeded"
+    phases = [w["phase"] for w in services.registry.writes]
+    assert phases.count("downloading") == 4 and phases.count("preparing") == 2  # one per look
+
+
+def test_a_lost_connection_to_the_attempt_leaves_no_cluster_running(tmp_path):
+    """get() raising a client-side error does not mean the cluster stopped: the pipeline must end
+    the attempt before it fails the run (or retries), or the cluster runs on with no budget."""
+    import modal.exception
+
+    from gym.launch.pipeline import run_pipeline
+
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    services.functions = {"train": _Function("train", services, [[modal.exception.ConnectionError("reset")]])}
+    result = run_pipeline(spec, {}, {"data_ready": True}, services)
+    assert result["phase"] == "failed" and "wrote no new checkpoint" in services.registry[spec["name"]]["error"]
+    (call,) = services.calls.values()
+    assert call.cancelled
+
+
+def test_an_error_in_the_pipeline_stops_the_attempt_it_started(tmp_path):
+    from gym.launch.pipeline import run_pipeline
+
+    services = _Services(volume=_Volume(fail_on_reload=2))  # the first look at a running attempt fails
+    spec = _pipeline_spec(tmp_path, services)
+    services.functions = {"train": _Function("train", services, [[TimeoutError()]])}
+    with pytest.raises(RuntimeError, match="volume reload failed"):
+        run_pipeline(spec, {}, {"data_ready": True}, services)
+    (call,) = services.calls.values()
+    assert call.cancelled and services.registry[spec["name"]]["phase"] == "failed"
+
+
+def test_a_handed_over_pipeline_counts_the_time_since_its_predecessors_last_look(tmp_path):
+    """The cluster runs on while the fresh pipeline call starts: those minutes are spent too."""
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services, usd_per_hour=36.0)
+    (tmp_path / "ckpt").mkdir()
+    _save(tmp_path / "ckpt", 1)
+    services.calls["fc-train-0"] = _Call("fc-train-0", ["ok"])
+    state = {"data_ready": True, "stage": 0, "attempts": 1, "checkpoint_before": None,
+             "train_call_id": "fc-train-0", "spent_usd": 10.0, "spent_at": time.time() - 600}
+    result = run_pipeline(spec, {}, state, services)
+    assert result["phase"] == "succeeded"
+    assert result["spent_usd"] == pytest.approx(10.0 + 36.0 * 600 / 3600, abs=0.05)  # + 10 min of the cluster

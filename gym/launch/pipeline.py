@@ -3,7 +3,8 @@
 `launch()` spawns `pipeline` detached and returns, so the notebook, kernel or laptop may go away.
 The pipeline then
 
-1. downloads the model and prepares the dataset (each idempotent, in its own function);
+1. downloads the model and prepares the dataset (each idempotent, in its own function, spawned
+   and watched every `POLL_S` so the lease keeps its heartbeat through a long download);
 2. runs training *attempts*: before each, the checkpoint folder is repaired to its newest
    complete save (`checkpoints.prepare_resume`) and pruned to `keep_checkpoints`; the attempt
    (the clustered `train` function) resumes from there;
@@ -15,13 +16,19 @@ The pipeline then
    preemption or the memory creep of long colocated runs, also resumes); one that failed
    without a new checkpoint is not retried (it would fail the same way) and the run fails with
    the attempt's last log lines;
-5. before its own 24 h limit it hands over to a fresh `pipeline` call with its state, so attempts
-   chain for as long as the run and its budget need.
+5. before its own 24 h limit it hands over to a fresh `pipeline` call with its state (and the
+   wall-clock time of its last look, so the successor also counts the minutes in between), so
+   attempts chain for as long as the run and its budget need.
+
+No way out of the pipeline leaves a training cluster running without it: a failed attempt, an
+attempt it lost contact with (get() raising a client-side error does not mean the cluster
+stopped), an error or a cancellation of the pipeline itself all cancel the attempt in flight.
 
 `spec["stages"]` lists num_rollout per stage (normally one stage, the config's). The smoke run has
 two: 2 rollouts, then 3, which resumes the first stage's checkpoint and proves resume works.
 
-Only `pipeline()` touches Modal; `decide`, `with_num_rollout` and `Spend` are plain logic.
+Only `ModalServices` touches Modal; `run_pipeline` gets it passed in (tests pass plain objects),
+and `decide`, `with_num_rollout` and `Spend` are plain logic.
 """
 
 from __future__ import annotations
@@ -112,29 +119,53 @@ class Spend:
 
 # ---- the Modal function ----------------------------------------------------------------------------
 
+class ModalServices:
+    """What the pipeline asks of Modal: the run registry, this app's functions (by object id), the
+    checkpoint volume and function calls by id. `run_pipeline` takes any object with these
+    attributes: tests pass plain ones (a dict registry, in-process calls), as
+    scripts/simulate_cluster.py does with `LocalHost` for the training containers."""
+
+    def __init__(self, spec: dict, fn_ids: dict):
+        import modal
+
+        from gym.launch.runs import REGISTRY
+
+        self.registry = modal.Dict.from_name(REGISTRY)
+        self.functions = {k: modal.Function.from_id(v) for k, v in fn_ids.items()}
+        self.volume = modal.Volume.from_name(spec["volumes"]["checkpoints"])
+
+    def call(self, call_id: str):
+        import modal
+
+        return modal.FunctionCall.from_id(call_id)
+
+
 def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
     """The run, start to end (see the module docstring). `fn_ids` are the object ids of this
     app's functions (`modal.Function.from_id`); `state` is a handed-over pipeline's progress."""
-    import modal
+    return run_pipeline(spec, fn_ids, state, ModalServices(spec, fn_ids))
 
+
+def run_pipeline(spec: dict, fn_ids: dict, state: dict | None, services) -> dict:
+    """`pipeline`'s body, with Modal behind `services` (see ModalServices)."""
     from gym.launch import checkpoints
-    from gym.launch.runs import REGISTRY, update
+    from gym.launch.runs import update
 
     started = time.monotonic()
     state = dict(state or {})
-    registry = modal.Dict.from_name(REGISTRY)
+    registry, fns, ckpt_volume = services.registry, services.functions, services.volume
     name, holder = spec["name"], spec["lease"]["holder"]
-    fns = {k: modal.Function.from_id(v) for k, v in fn_ids.items()}
     spend = Spend(usd=state.get("spent_usd", 0.0), cluster_usd_per_hour=spec["budget"]["usd_per_hour"],
                   cpu_usd_per_hour=spec["budget"]["cpu_usd_per_hour"], max_usd=spec["budget"]["max_usd"])
-    ckpt_volume = modal.Volume.from_name(spec["volumes"]["checkpoints"])
     ckpt_dir = spec["checkpoint_dir"]
     data_state = checkpoints.saves_data_state(spec["argv"])
-    clock = [time.monotonic()]
+    # Wall-clock time, so a handed-over pipeline also counts the minutes between its
+    # predecessor's last look and its own start (the cluster kept running meanwhile).
+    clock = [state.get("spent_at") or time.time()]
 
     def beat(**fields) -> None:
-        now = time.monotonic()
-        spend.add(now - clock[0], cluster=bool(state.get("train_call_id")))
+        now = time.time()
+        spend.add(max(0.0, now - clock[0]), cluster=bool(state.get("train_call_id")))
         clock[0] = now
         if update(registry, name, holder, spent_usd=round(spend.usd, 4), **fields) is None:
             raise LeaseLost(f"[gym] run {name} was taken over by another launch; this pipeline stops")
@@ -145,12 +176,40 @@ def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
         beat(phase=phase, detail=detail, **fields)
         return {"run": name, "phase": phase, "detail": detail, "spent_usd": spend.usd}
 
+    def stop_training() -> None:
+        """Cancel the attempt in flight, if any: no path out of the pipeline leaves a cluster running
+        without the pipeline that bounds its cost."""
+        call_id, state["train_call_id"] = state.get("train_call_id"), None
+        if call_id:
+            try:
+                services.call(call_id).cancel(terminate_containers=True)
+            except Exception as err:  # already ended: nothing to cancel
+                print(f"[gym] cancelling {call_id}: {type(err).__name__}: {err}", flush=True)
+
+    def run_step(function: str, phase: str, detail: str) -> None:
+        """Run a CPU step (download, prepare) inside Modal, heartbeating while it runs: a long
+        download must not make the run look dead (LEASE_TTL_S) and free its name for a second launch."""
+        beat(phase=phase, detail=detail)
+        call = fns[function].spawn(spec)
+        try:
+            while True:
+                try:
+                    call.get(timeout=POLL_S)
+                    return
+                except TimeoutError:  # builtin: still running
+                    beat(phase=phase, detail=detail)
+        except BaseException:
+            try:
+                call.cancel(terminate_containers=True)
+            except Exception:  # it already ended
+                pass
+            raise
+
+    handed_over = False
     try:
         if not state.get("data_ready"):
-            beat(phase="downloading", detail=spec["model"]["repo"])
-            fns["download_model"].remote(spec)
-            beat(phase="preparing", detail="dataset")
-            fns["prepare_dataset"].remote(spec)
+            run_step("download_model", "downloading", spec["model"]["repo"])
+            run_step("prepare_dataset", "preparing", "dataset")
             state["data_ready"] = True
         stages = spec["stages"]
         while state.get("stage", 0) < len(stages):
@@ -173,7 +232,7 @@ def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
                 beat(phase="training", detail=f"stage {stage + 1}/{len(stages)}, attempt {state['attempts']}, "
                      f"{stages[stage]} rollouts", attempt=state["attempts"], train_call_id=call.object_id,
                      checkpoint=resume.iteration)
-            call = modal.FunctionCall.from_id(state["train_call_id"])
+            call = services.call(state["train_call_id"])
             outcome = None
             while outcome is None:
                 try:
@@ -181,7 +240,7 @@ def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
                     outcome = Outcome(ok=True)
                 except TimeoutError:  # builtin: the attempt is still running
                     pass
-                except Exception as err:  # the attempt failed (its message holds the last log lines)
+                except Exception as err:  # the attempt failed (its message holds the last log lines) ...
                     outcome = Outcome(ok=False, error=f"{type(err).__name__}: {err}")
                 ckpt_volume.reload()
                 latest = checkpoints.latest_iteration(ckpt_dir)
@@ -191,15 +250,21 @@ def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
                     beat(phase="training", detail=f"stage {stage + 1}/{len(stages)}, attempt {state['attempts']}",
                          checkpoint=latest)
                     if spend.exhausted():
-                        call.cancel(terminate_containers=True)
-                        state["train_call_id"] = None
+                        stop_training()
                         return finish("stopped", f"spent ~${spend.usd:,.2f} of max_usd ${spend.max_usd:,.2f}; "
                                       f"the last checkpoint ({latest}) is kept: relaunch to resume", checkpoint=latest)
                     if time.monotonic() - started > HANDOVER_AFTER_S:
-                        state["spent_usd"] = spend.usd
+                        state["spent_usd"], state["spent_at"] = spend.usd, clock[0]
                         nxt = fns["pipeline"].spawn(spec, fn_ids, state)
-                        beat(phase="training", detail="pipeline handed over (24 h limit)", pipeline_call_id=nxt.object_id)
+                        handed_over = True
+                        update(registry, name, holder, detail="pipeline handed over (24 h limit)",
+                               pipeline_call_id=nxt.object_id)
                         return {"run": name, "phase": "handed over", "next": nxt.object_id}
+            if not outcome.ok:
+                # ... or only this pipeline's wait for it did (a dropped connection): either way end
+                # it before deciding, so a failed or retried attempt never leaves its cluster running.
+                beat(phase="training", detail=f"attempt {state['attempts']} failed")
+                stop_training()
             if spec["num_nodes"] > 1:
                 time.sleep(COMMIT_GRACE_S)
                 ckpt_volume.reload()
@@ -220,12 +285,14 @@ def pipeline(spec: dict, fn_ids: dict, state: dict | None = None) -> dict:
         return finish("succeeded", f"{stages[-1]} rollouts", checkpoint=checkpoints.latest_iteration(ckpt_dir))
     except LeaseLost as err:
         print(err, flush=True)
-        if state.get("train_call_id"):
-            modal.FunctionCall.from_id(state["train_call_id"]).cancel(terminate_containers=True)
+        stop_training()
         return {"run": name, "phase": "taken over"}
-    except Exception as err:
-        update(registry, name, holder, phase="failed", detail=f"{type(err).__name__}: {err}"[:500],
-               error=f"{type(err).__name__}: {err}", spent_usd=round(spend.usd, 4))
+    except BaseException as err:
+        if not handed_over:
+            stop_training()
+        if isinstance(err, Exception):
+            update(registry, name, holder, phase="failed", detail=f"{type(err).__name__}: {err}"[:500],
+                   error=f"{type(err).__name__}: {err}", spent_usd=round(spend.usd, 4))
         raise
 
 
