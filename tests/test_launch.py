@@ -602,3 +602,43 @@ def test_a_handed_over_pipeline_counts_the_time_since_its_predecessors_last_look
     result = run_pipeline(spec, {}, state, services)
     assert result["phase"] == "succeeded"
     assert result["spent_usd"] == pytest.approx(10.0 + 36.0 * 600 / 3600, abs=0.05)  # + 10 min of the cluster
+
+
+def test_taking_over_a_dead_pipelines_lease_names_its_app_to_stop():
+    """A lease that expired because the pipeline died may still have a training attempt running
+    (up to 24 h, unbounded, into the same folder): the taker learns the app to stop first."""
+    store: dict = {}
+    dead = runs.acquire(store, "run-e", {"phase": "training"}, now=0.0)
+    runs.update(store, "run-e", dead["holder"], now=0.0, app_id="ap-dead", train_call_id="fc-1")
+    taker = runs.acquire(store, "run-e", {"phase": "launching"}, now=runs.LEASE_TTL_S + 1)
+    assert taker["replaced_app_id"] == "ap-dead"
+    runs.update(store, "run-e", taker["holder"], now=runs.LEASE_TTL_S + 2, phase="succeeded", app_id="ap-2")
+    after_success = runs.acquire(store, "run-e", {"phase": "launching"}, now=runs.LEASE_TTL_S + 3)
+    assert "replaced_app_id" not in after_success  # a finished run left nothing running
+
+
+def test_the_smoke_runs_resumed_stage_passes_megatrons_scheduler_check(tmp_path):
+    """Stage 2 runs num_rollout=3 from a save made with num_rollout=2: slime derives train_iters
+    (lr_decay_steps, wd_incr_steps) from num_rollout and Megatron asserts they match the
+    checkpoint's unless --override-opt_param-scheduler is given, so stage 2 would always fail."""
+    import warnings
+
+    from gym.launch.pipeline import OVERRIDE_SCHEDULER_FLAG, run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    spec["stages"] = list(SMOKE_STAGES)
+    (tmp_path / "ckpt").mkdir()
+    argvs = []
+
+    def train(attempt_spec):  # saves its last rollout, as slime does with --save-interval 1
+        argv = attempt_spec["argv"]
+        argvs.append(argv)
+        _save(tmp_path / "ckpt", int(argv[argv.index("--num-rollout") + 1]) - 1)
+
+    services.functions = {"train": _Function("train", services, [["ok"], ["ok"]], on_spawn=train)}
+    assert run_pipeline(spec, {}, {"data_ready": True}, services)["phase"] == "succeeded"
+    first, second = argvs
+    assert first[first.index("--num-rollout") + 1] == "2" and OVERRIDE_SCHEDULER_FLAG not in first
+    assert second[second.index("--num-rollout") + 1] == "3" and second.count(OVERRIDE_SCHEDULER_FLAG) == 1

@@ -98,6 +98,27 @@ def with_num_rollout(argv: list[str], num_rollout: int) -> list[str]:
     return out
 
 
+OVERRIDE_SCHEDULER_FLAG = "--override-opt_param-scheduler"
+"""Megatron's flag to take the LR/WD schedule from the arguments rather than check it against the
+checkpoint's. Without it, loading a save made with another num_rollout fails: slime derives
+`train_iters` (so `lr_decay_steps` and `wd_incr_steps`) from num_rollout (slime
+megatron_utils/model.py `get_optimizer_param_scheduler`), and Megatron's
+`OptimizerParamScheduler.load_state_dict` asserts each equals the checkpoint's unless this flag
+(or --use-checkpoint-opt_param-scheduler) is given (megatron/core/optimizer_param_scheduler.py
+`_check_and_set`; both default to False)."""
+
+
+def attempt_argv(argv: list[str], num_rollout: int, resuming: bool) -> list[str]:
+    """The argv of one attempt: this stage's num_rollout and, when it resumes a save, the
+    scheduler override, so that a resume with another num_rollout (the smoke run's second stage,
+    or a relaunch with more rollouts) loads instead of failing Megatron's check. For a resume
+    with the same num_rollout the values agree and the flag changes nothing."""
+    out = with_num_rollout(argv, num_rollout)
+    if resuming and OVERRIDE_SCHEDULER_FLAG not in out:
+        out.append(OVERRIDE_SCHEDULER_FLAG)
+    return out
+
+
 @dataclass
 class Spend:
     """Money spent so far in US dollars: the training cluster while an attempt is requested or
@@ -227,7 +248,8 @@ def run_pipeline(spec: dict, fn_ids: dict, state: dict | None, services) -> dict
                                   f"{state.get('attempts', 0) + 1}; relaunch with a higher max_usd to resume")
                 state["attempts"] = state.get("attempts", 0) + 1
                 state["checkpoint_before"] = resume.iteration
-                call = fns["train"].spawn({**spec, "argv": with_num_rollout(spec["argv"], stages[stage])})
+                argv = attempt_argv(spec["argv"], stages[stage], resuming=resume.iteration is not None)
+                call = fns["train"].spawn({**spec, "argv": argv})
                 state["train_call_id"] = call.object_id
                 beat(phase="training", detail=f"stage {stage + 1}/{len(stages)}, attempt {state['attempts']}, "
                      f"{stages[stage]} rollouts", attempt=state["attempts"], train_call_id=call.object_id,
