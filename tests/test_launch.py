@@ -632,13 +632,59 @@ def test_the_smoke_runs_resumed_stage_passes_megatrons_scheduler_check(tmp_path)
     (tmp_path / "ckpt").mkdir()
     argvs = []
 
-    def train(attempt_spec):  # saves its last rollout, as slime does with --save-interval 1
-        argv = attempt_spec["argv"]
-        argvs.append(argv)
-        _save(tmp_path / "ckpt", int(argv[argv.index("--num-rollout") + 1]) - 1)
+    def train(attempt_spec):
+        argvs.append(attempt_spec["argv"])
+        _slime_like_attempt(tmp_path / "ckpt", attempt_spec["argv"])
 
     services.functions = {"train": _Function("train", services, [["ok"], ["ok"]], on_spawn=train)}
     assert run_pipeline(spec, {}, {"data_ready": True}, services)["phase"] == "succeeded"
     first, second = argvs
     assert first[first.index("--num-rollout") + 1] == "2" and OVERRIDE_SCHEDULER_FLAG not in first
     assert second[second.index("--num-rollout") + 1] == "3" and second.count(OVERRIDE_SCHEDULER_FLAG) == 1
+
+
+def test_relaunching_a_finished_run_starts_no_cluster(tmp_path):
+    """A second `python -m gym smoke` finds the run trained to its end: slime would load the save,
+    find no rollout left and exit, after a whole cluster start-up, and stage 2 would then fail
+    with "saved nothing new". Nothing is spawned instead, and the status says how to start over."""
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    spec["stages"] = list(SMOKE_STAGES)
+    (tmp_path / "ckpt").mkdir()
+    for it in (1, 2):
+        _save(tmp_path / "ckpt", it)
+    services.functions = {"train": _Function("train", services)}
+    result = run_pipeline(spec, {}, {"data_ready": True}, services)
+    assert result["phase"] == "succeeded" and not services.calls
+    assert "already trained: checkpoint 2 covers 3 rollouts" in result["detail"]
+    assert "gym-smoke-1n-colo-checkpoints" in result["detail"]
+
+
+def test_a_run_stopped_after_its_first_stage_resumes_only_the_second(tmp_path):
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    spec["stages"] = list(SMOKE_STAGES)
+    (tmp_path / "ckpt").mkdir()
+    _save(tmp_path / "ckpt", 1)  # stage 1 (2 rollouts) finished before the stop
+    services.functions = {"train": _Function("train", services, [["ok"], ["ok"]],
+                                             on_spawn=lambda s: _slime_like_attempt(tmp_path / "ckpt", s["argv"]))}
+    result = run_pipeline(spec, {}, {"data_ready": True}, services)
+    assert result["phase"] == "succeeded" and result["detail"] == "3 rollouts"
+    assert len(services.calls) == 1 and checkpoints.latest_iteration(tmp_path / "ckpt") == 2  # no idle cluster
+
+
+def _slime_like_attempt(ckpt, argv):
+    """What slime does with --save-interval 1: resume after the marker, save every rollout left."""
+    latest = checkpoints.latest_iteration(ckpt)
+    for it in range(0 if latest is None else latest + 1, int(argv[argv.index("--num-rollout") + 1])):
+        _save(ckpt, it)

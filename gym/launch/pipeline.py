@@ -243,6 +243,15 @@ def run_pipeline(spec: dict, fn_ids: dict, state: dict | None, services) -> dict
                 print(f"[gym] {resume}", flush=True)
                 if stage > 0 and resume.iteration is None:
                     return finish("failed", f"stage {stage + 1} found no checkpoint to resume from")
+                if resume.iteration is not None and resume.iteration >= stages[stage] - 1:
+                    # slime would load it, find no rollout left (train.py: range(start, num_rollout))
+                    # and exit: a whole cluster start-up for nothing, and for the smoke run's second
+                    # stage a failure ("saved nothing new"). A relaunch of a finished run ends here.
+                    print(f"[gym] stage {stage + 1}: checkpoint {resume.iteration} already covers "
+                          f"{stages[stage]} rollouts; not training it again", flush=True)
+                    state["stage"] = stage + 1
+                    state["already_trained"] = resume.iteration
+                    continue
                 if spend.exhausted():
                     return finish("stopped", f"budget ${spend.max_usd:,.2f} reached before attempt "
                                   f"{state.get('attempts', 0) + 1}; relaunch with a higher max_usd to resume")
@@ -304,7 +313,12 @@ def run_pipeline(spec: dict, fn_ids: dict, state: dict | None, services) -> dict
                       f"resuming\n{outcome.error}", flush=True)
                 continue
             state["stage"] = stage + 1
-        return finish("succeeded", f"{stages[-1]} rollouts", checkpoint=checkpoints.latest_iteration(ckpt_dir))
+        latest = checkpoints.latest_iteration(ckpt_dir)
+        if not state.get("attempts") and state.get("already_trained") is not None:
+            return finish("succeeded", f"already trained: checkpoint {latest} covers {stages[-1]} rollouts, nothing "
+                          f"was run (to train again from the start, delete the volume "
+                          f"{spec['volumes']['checkpoints']} or use another run name)", checkpoint=latest)
+        return finish("succeeded", f"{stages[-1]} rollouts", checkpoint=latest)
     except LeaseLost as err:
         print(err, flush=True)
         stop_training()
