@@ -688,3 +688,42 @@ def _slime_like_attempt(ckpt, argv):
     latest = checkpoints.latest_iteration(ckpt)
     for it in range(0 if latest is None else latest + 1, int(argv[argv.index("--num-rollout") + 1])):
         _save(ckpt, it)
+
+
+def test_a_multi_node_save_whose_shards_commit_late_is_waited_for_not_discarded(tmp_path, monkeypatch):
+    """Worker nodes commit their shards when their containers shut down, which for a big save
+    takes minutes: the pipeline waits for the newest save to be complete before it resumes, rather
+    than reading it after a fixed pause, finding it incomplete and falling back a whole save."""
+    import warnings
+
+    from gym.launch import pipeline
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    monkeypatch.setattr(pipeline, "COMMIT_POLL_S", 0.0)
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    late = {}
+
+    class SlowCommits(_Volume):
+        def reload(self):
+            super().reload()
+            if late and self.reloads >= late["arrives_at_reload"]:
+                late["path"].write_bytes(late["data"])  # the worker's shard lands
+                late.clear()
+
+    def train(attempt_spec):
+        _slime_like_attempt(ckpt, attempt_spec["argv"])
+        if not late and checkpoints.latest_iteration(ckpt) == 1:  # stage 1's last save: a worker's shard is late
+            shard = next(p for p in checkpoints.iter_dir(ckpt, 1).iterdir() if p.suffix == ".distcp")
+            late.update(path=shard, data=shard.read_bytes(), arrives_at_reload=services.volume.reloads + 6)
+            shard.unlink()
+
+    services = _Services(volume=SlowCommits())
+    spec = _pipeline_spec(tmp_path, services)
+    spec.update(stages=list(SMOKE_STAGES), num_nodes=2)
+    services.functions = {"train": _Function("train", services, [["ok"], ["ok"]], on_spawn=train)}
+    assert run_pipeline(spec, {}, {"data_ready": True}, services)["phase"] == "succeeded"
+    waits = [w["detail"] for w in services.registry.writes if w["detail"].startswith("waiting for checkpoint 1")]
+    assert waits and not late  # it waited, and the shard arrived
+    assert checkpoints.saved_iterations(ckpt)[-2:] == [1, 2]  # stage 2 resumed from the late save, not from 0

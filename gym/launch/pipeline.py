@@ -11,7 +11,9 @@ The pipeline then
 3. while an attempt runs, every `POLL_S` it heartbeats the run's lease, adds the cluster's price
    to the money spent, prunes old saves, and cancels the attempt when the spend reaches
    `max_usd` (the checkpoint stays; a relaunch resumes);
-4. after an attempt, `decide` says what is next: an attempt that ended with a new checkpoint is
+4. after a multi-node attempt it waits (up to `COMMIT_WAIT_S`) until the newest save is complete
+   on the volume, since the other nodes commit their shards as their containers shut down;
+   then `decide` says what is next: an attempt that ended with a new checkpoint is
    followed by another (Modal stops each function at 24 h; a failure after progress, e.g. a
    preemption or the memory creep of long colocated runs, also resumes); one that failed
    without a new checkpoint is not retried (it would fail the same way) and the run fails with
@@ -46,9 +48,13 @@ HANDOVER_AFTER_S = PIPELINE_TIMEOUT_S - 30 * 60
 """The pipeline passes its state to a fresh call this long after it started."""
 MAX_ATTEMPTS = 100
 """A backstop: attempts only continue after progress, and the budget stops them anyway."""
-COMMIT_GRACE_S = 60
-"""After a multi-node attempt, wait this long before reading the checkpoints: the other nodes
-commit their shards as their containers shut down."""
+COMMIT_WAIT_S = 15 * 60
+"""After a multi-node attempt, wait up to this long for its newest save to be complete on the
+volume: the other nodes commit their shards as their containers shut down, which for a large
+model (a Qwen3-4B save is ~56 GB, a quarter of it per node on 4 nodes) can take minutes. A save
+still incomplete after that is given up (the resume falls back to the one before)."""
+COMMIT_POLL_S = 15
+"""Seconds between looks while waiting for those commits (only the pipeline runs meanwhile)."""
 PIPELINE_CPU = 1.0
 PIPELINE_MEMORY_MIB = 2048
 
@@ -297,9 +303,10 @@ def run_pipeline(spec: dict, fn_ids: dict, state: dict | None, services) -> dict
                 beat(phase="training", detail=f"attempt {state['attempts']} failed")
                 stop_training()
             if spec["num_nodes"] > 1:
-                time.sleep(COMMIT_GRACE_S)
-                ckpt_volume.reload()
-                latest = checkpoints.latest_iteration(ckpt_dir)
+                beat(phase="training", detail=f"attempt {state['attempts']} ended: waiting for its checkpoint "
+                     "shards to commit")
+                state["train_call_id"] = None  # the cluster is gone: only the pipeline is paid while waiting
+                latest = wait_for_commits(ckpt_volume, ckpt_dir, data_state, beat)
             outcome = Outcome(outcome.ok, outcome.error, state.get("checkpoint_before"), latest)
             beat(phase="training", detail=f"attempt {state['attempts']} {'ended' if outcome.ok else 'failed'}",
                  checkpoint=latest)
@@ -330,6 +337,24 @@ def run_pipeline(spec: dict, fn_ids: dict, state: dict | None, services) -> dict
             update(registry, name, holder, phase="failed", detail=f"{type(err).__name__}: {err}"[:500],
                    error=f"{type(err).__name__}: {err}", spent_usd=round(spend.usd, 4))
         raise
+
+
+def wait_for_commits(volume, ckpt_dir: str, data_state: bool, beat) -> int | None:
+    """The newest marked save once it is complete on the volume, or once COMMIT_WAIT_S have passed
+    (then the resume check falls back past it). Heartbeats while waiting."""
+    from gym.launch import checkpoints
+
+    deadline = time.monotonic() + COMMIT_WAIT_S
+    while True:
+        volume.reload()
+        latest = checkpoints.latest_iteration(ckpt_dir)
+        if latest is None or time.monotonic() > deadline:
+            return latest
+        missing = checkpoints.missing_files(checkpoints.iter_dir(ckpt_dir, latest), data_state)
+        if not missing:
+            return latest
+        beat(phase="training", detail=f"waiting for checkpoint {latest} to commit ({len(missing)} files to come)")
+        time.sleep(COMMIT_POLL_S)
 
 
 class LeaseLost(RuntimeError):
