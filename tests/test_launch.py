@@ -727,3 +727,55 @@ def test_a_multi_node_save_whose_shards_commit_late_is_waited_for_not_discarded(
     waits = [w["detail"] for w in services.registry.writes if w["detail"].startswith("waiting for checkpoint 1")]
     assert waits and not late  # it waited, and the shard arrived
     assert checkpoints.saved_iterations(ckpt)[-2:] == [1, 2]  # stage 2 resumed from the late save, not from 0
+
+
+# ---- 6. the training containers watch their pipeline --------------------------------------------------
+
+def test_rank_0_stops_the_job_when_its_pipeline_is_gone():
+    """The pipeline bounds the run's cost; if its container dies, the attempt it started must not
+    train on unwatched until Modal's 24 h limit."""
+    import threading
+
+    from gym.launch.cluster import watch_pipeline
+
+    class Host:
+        def __init__(self, answers):
+            self.answers = list(answers)
+
+        def pipeline_alive(self, spec):
+            answer = self.answers.pop(0)
+            if isinstance(answer, BaseException):
+                raise answer
+            return answer
+
+    stops = []
+    host = Host([True, ConnectionError("registry blip"), True, False])
+    assert watch_pipeline(host, {}, lambda: stops.append(1), threading.Event(), every_s=0.0)
+    assert stops == [1] and not host.answers  # a failed look counted as alive; stopped on the first dead one
+    done = threading.Event()
+    done.set()
+    assert not watch_pipeline(Host([False]), {}, lambda: stops.append(2), done, every_s=0.0)  # job over: no look
+    assert stops == [1]
+
+
+def test_pipeline_alive_means_holding_a_live_lease():
+    from gym.launch.cluster import pipeline_holds_lease
+
+    record = {"holder": "h1", "phase": "training", "heartbeat": 1000.0}
+    assert pipeline_holds_lease(record, "h1", now=1000.0 + 60)
+    assert not pipeline_holds_lease(record, "h1", now=1000.0 + runs.LEASE_TTL_S + 1)  # the pipeline died
+    assert not pipeline_holds_lease({**record, "holder": "h2"}, "h1", now=1000.0)  # taken over by another launch
+    assert not pipeline_holds_lease({**record, "phase": "cancelled"}, "h1", now=1000.0)
+    assert not pipeline_holds_lease(None, "h1", now=1000.0)
+
+
+def test_the_attempts_spec_carries_the_lease_it_is_watched_by(tmp_path):
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    seen = []
+    services.functions = {"train": _Function("train", services, [["ok"]], on_spawn=seen.append)}
+    from gym.launch.pipeline import run_pipeline
+
+    run_pipeline(spec, {}, {"data_ready": True}, services)
+    (attempt,) = seen
+    assert attempt["lease"] == spec["lease"] and attempt["registry"]["dict"] == runs.REGISTRY
