@@ -779,3 +779,23 @@ def test_the_attempts_spec_carries_the_lease_it_is_watched_by(tmp_path):
     run_pipeline(spec, {}, {"data_ready": True}, services)
     (attempt,) = seen
     assert attempt["lease"] == spec["lease"] and attempt["registry"]["dict"] == runs.REGISTRY
+
+
+def test_following_a_run_succeeds_only_if_the_run_did():
+    """`python -m gym smoke` follows the run: a smoke run stopped at its budget or cancelled proved
+    nothing, so its exit status must not say it passed."""
+    from gym.cli import follow_run
+
+    class Followed:  # a Run whose wait() has already returned (the real one polls the Modal Dict)
+        name = "gym-smoke-1n-colo"
+
+        def __init__(self, record):
+            self.record = record
+
+        def wait(self):
+            return runs.status_from_record(self.record, now=self.record["heartbeat"])
+
+    base = {"name": "gym-smoke-1n-colo", "heartbeat": 100.0}
+    assert follow_run(Followed({**base, "phase": "succeeded"})) == 0
+    assert follow_run(Followed({**base, "phase": "stopped", "detail": "spent ~$50.00 of max_usd $50.00"})) == 1
+    assert follow_run(Followed({**base, "phase": "cancelled"})) == 1
