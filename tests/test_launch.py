@@ -799,3 +799,13 @@ def test_following_a_run_succeeds_only_if_the_run_did():
     assert follow_run(Followed({**base, "phase": "succeeded"})) == 0
     assert follow_run(Followed({**base, "phase": "stopped", "detail": "spent ~$50.00 of max_usd $50.00"})) == 1
     assert follow_run(Followed({**base, "phase": "cancelled"})) == 1
+
+
+def test_panel_shows_the_bound_launch_checks_for_a_staged_smoke_run():
+    from gym.launch.launcher import default_stages
+    from gym.widgets import ControlPanel
+
+    config = smoke_config(num_nodes=2)
+    bound = launch_bound(config, default_stages(config))
+    assert bound > cost_bound(config)  # two stages, two start-ups
+    assert f"estimated at most ${bound:,.2f}" in ControlPanel(config).modal_bound.value
