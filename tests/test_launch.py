@@ -809,3 +809,17 @@ def test_panel_shows_the_bound_launch_checks_for_a_staged_smoke_run():
     bound = launch_bound(config, default_stages(config))
     assert bound > cost_bound(config)  # two stages, two start-ups
     assert f"estimated at most ${bound:,.2f}" in ControlPanel(config).modal_bound.value
+
+
+def test_a_complete_save_whose_marker_is_late_is_resumed_not_deleted(tmp_path):
+    """Megatron writes the marker after the save: a container stopped in between (or a commit that
+    carried the save but not the marker) leaves a finished save unmarked. It is the resume point."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    _save(tmp_path, 10)
+    _save(tmp_path, 20)
+    (tmp_path / checkpoints.TRACKER).write_text("10")
+    point = checkpoints.prepare_resume(tmp_path, data_state=True)
+    assert point.iteration == 20 and "not marked" in str(point) and point.changed
+    assert checkpoints.latest_iteration(tmp_path) == 20 and checkpoints.saved_iterations(tmp_path) == [10, 20]

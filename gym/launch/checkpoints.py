@@ -14,8 +14,9 @@ A node that dies between writing its shards and committing leaves the marker poi
 incomplete folder, and every retry would fail loading it. So before a resume the latest save is
 checked against its own `.metadata` (every shard present and long enough: a background commit
 can catch a shard half written) and for slime's data state; for an incomplete one the marker is
-moved back to the newest complete save (or removed: the run restarts from `ref_load`). Save
-folders newer than the resume point are deleted then (this runs only while no attempt trains):
+moved back to the newest complete save (or removed: the run restarts from `ref_load`); a complete
+save newer than the marker (the marker was late) is resumed from. Save folders newer than the
+resume point are deleted then (this runs only while no attempt trains):
 Megatron writes into an existing folder with only a warning ("Overwriting old incomplete /
 corrupted checkpoint", dist_checkpointing/serialization.py `save`), so shards left from the
 failed save would otherwise sit next to the new save's under the same names, and a later
@@ -128,34 +129,43 @@ class ResumePoint:
 
 
 def prepare_resume(ckpt_dir: str | Path, data_state: bool = False) -> ResumePoint:
-    """Make the marker point at the newest *complete* save (moving it back past incomplete ones)
-    and delete the save folders newer than it (leftovers of failed saves; see the module
-    docstring). Call it only while no attempt is training. `data_state`: slime saves its dataset
-    state with each checkpoint (`saves_data_state(argv)`), so a save without it is incomplete."""
+    """Make the marker point at the newest *complete* save and delete the save folders newer than
+    it (leftovers of failed saves; see the module docstring). Call it only while no attempt is
+    training. `data_state`: slime saves its dataset state with each checkpoint
+    (`saves_data_state(argv)`), so a save without it is incomplete.
+
+    The newest complete save may also be newer than the marker: Megatron writes the marker only
+    after the save, and a container stopped in between (or whose last commit carried the save but
+    not the marker) leaves a finished save unmarked; the marker is moved forward to it rather than
+    the save being lost."""
     ckpt_dir = Path(ckpt_dir)
     marked = latest_iteration(ckpt_dir)
     skipped: list[int] = []
     problems: list[str] = []
     resume: int | None = None
-    if marked is not None:
-        for it in reversed([i for i in saved_iterations(ckpt_dir) if i <= marked]):
-            missing = missing_files(iter_dir(ckpt_dir, it), data_state)
-            if not missing:
-                resume = it
-                break
+    for it in reversed(saved_iterations(ckpt_dir)):
+        missing = missing_files(iter_dir(ckpt_dir, it), data_state)
+        if not missing:
+            resume = it
+            break
+        if marked is not None and it <= marked:  # newer than the marker: a save that never finished
             problems.append(f"iteration {it} lacks {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}")
             skipped.append(it)
     removed = tuple(it for it in saved_iterations(ckpt_dir) if resume is None or it > resume)
     for it in removed:
         shutil.rmtree(iter_dir(ckpt_dir, it), ignore_errors=True)
+    if resume is not None and resume != marked:
+        (ckpt_dir / TRACKER).write_text(str(resume))
+    if resume is not None and marked is not None and resume > marked:
+        return ResumePoint(resume, tuple(skipped), removed,
+                           f"iteration {resume} is complete but was not marked (latest marked: {marked}); "
+                           f"resuming from iteration {resume}")
+    if resume is not None:
+        note = (f"iteration {marked} is incomplete ({'; '.join(problems) or 'no folder'}); "
+                f"resuming from iteration {resume}" if marked is not None and resume != marked else "")
+        return ResumePoint(resume, tuple(skipped), removed, note)
     if marked is None:
         return ResumePoint(None, removed=removed)
-    if resume is not None:
-        if resume != marked:
-            (ckpt_dir / TRACKER).write_text(str(resume))
-        note = (f"iteration {marked} is incomplete ({'; '.join(problems) or 'no folder'}); "
-                f"resuming from iteration {resume}" if resume != marked else "")
-        return ResumePoint(resume, tuple(skipped), removed, note)
     (ckpt_dir / TRACKER).unlink(missing_ok=True)
     return ResumePoint(None, tuple(skipped), removed,
                        f"no complete checkpoint ({'; '.join(problems) or f'iteration {marked} has no folder'}): "
