@@ -11,8 +11,8 @@ The pipeline then
 3. while an attempt runs, every `POLL_S` it heartbeats the run's lease, adds the cluster's price
    to the money spent, prunes old saves, and cancels the attempt when the spend reaches
    `max_usd` (the checkpoint stays; a relaunch resumes);
-4. after a multi-node attempt it waits (up to `COMMIT_WAIT_S`) until the newest save is complete
-   on the volume, since the other nodes commit their shards as their containers shut down;
+4. after an attempt it waits (up to `COMMIT_WAIT_S`) until the newest save is complete on the
+   volume, since nodes commit their shards as their containers shut down (a killed one only then);
    then `decide` says what is next: an attempt that ended with a new checkpoint is
    followed by another (Modal stops each function at 24 h; a failure after progress, e.g. a
    preemption or the memory creep of long colocated runs, also resumes); one that failed
@@ -49,7 +49,7 @@ HANDOVER_AFTER_S = PIPELINE_TIMEOUT_S - 30 * 60
 MAX_ATTEMPTS = 100
 """A backstop: attempts only continue after progress, and the budget stops them anyway."""
 COMMIT_WAIT_S = 15 * 60
-"""After a multi-node attempt, wait up to this long for its newest save to be complete on the
+"""After an attempt, wait up to this long for its newest save to be complete on the
 volume: the other nodes commit their shards as their containers shut down, which for a large
 model (a Qwen3-4B save is ~56 GB, a quarter of it per node on 4 nodes) can take minutes. A save
 still incomplete after that is given up (the resume falls back to the one before)."""
@@ -302,11 +302,11 @@ def run_pipeline(spec: dict, fn_ids: dict, state: dict | None, services) -> dict
                 # it before deciding, so a failed or retried attempt never leaves its cluster running.
                 beat(phase="training", detail=f"attempt {state['attempts']} failed")
                 stop_training()
-            if spec["num_nodes"] > 1:
-                beat(phase="training", detail=f"attempt {state['attempts']} ended: waiting for its checkpoint "
-                     "shards to commit")
-                state["train_call_id"] = None  # the cluster is gone: only the pipeline is paid while waiting
-                latest = wait_for_commits(ckpt_volume, ckpt_dir, data_state, beat)
+            # Every node commits as its container shuts down (a killed one only then): wait until
+            # the newest save is complete before judging the attempt or resuming.
+            beat(phase="training", detail=f"attempt {state['attempts']} ended: waiting for its checkpoint to commit")
+            state["train_call_id"] = None  # the cluster is gone: only the pipeline is paid while waiting
+            latest = wait_for_commits(ckpt_volume, ckpt_dir, data_state, beat)
             outcome = Outcome(outcome.ok, outcome.error, state.get("checkpoint_before"), latest)
             beat(phase="training", detail=f"attempt {state['attempts']} {'ended' if outcome.ok else 'failed'}",
                  checkpoint=latest)
