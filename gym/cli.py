@@ -138,14 +138,24 @@ def _launch(config, max_usd, stages=None, follow: bool = False) -> int:
         print(err, file=sys.stderr)
         return 3
     print(run)
-    if follow:
-        try:
-            run.wait()
-        except KeyboardInterrupt:
-            print(f"\nstopped watching; the run continues on Modal: python -m gym status {run.name}")
-        except RuntimeError as err:
-            print(err, file=sys.stderr)
-            return 1
+    return follow_run(run) if follow else 0
+
+
+def follow_run(run) -> int:
+    """Watch a launched run to its end. Exit status 0 only if it succeeded: a run stopped at its
+    budget, cancelled, failed or lost proved nothing (the smoke run is followed this way)."""
+    try:
+        status = run.wait()
+    except KeyboardInterrupt:
+        print(f"\nstopped watching; the run continues on Modal: python -m gym status {run.name}")
+        return 0
+    except RuntimeError as err:
+        print(err, file=sys.stderr)
+        return 1
+    if status.phase != "succeeded":
+        print(f"run {run.name} ended {status.phase}" + (f": {status.detail}" if status.detail else ""),
+              file=sys.stderr)
+        return 1
     return 0
 
 

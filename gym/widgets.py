@@ -223,13 +223,14 @@ class ControlPanel:
 
     def _show_modal_bound(self) -> None:
         """The Modal launch's cost bound against the max $ field (computed once per config)."""
-        from gym.launch.budget import cost_bound
+        from gym.launch.budget import launch_bound
+        from gym.launch.launcher import default_stages
 
         if self.launch_button.disabled:
             self.modal_bound.value = ""
             return
-        if getattr(self, "_bound_usd", None) is None:
-            self._bound_usd = cost_bound(self.config)
+        if getattr(self, "_bound_usd", None) is None:  # the bound launch() checks (the smoke run: per stage)
+            self._bound_usd = launch_bound(self.config, default_stages(self.config))
         over = self._bound_usd > self.max_usd.value
         color = "#c92a2a" if over else "#2b8a3e"
         self.modal_bound.value = (f"<span style='color:{color}'>Modal: estimated at most ${self._bound_usd:,.2f} "

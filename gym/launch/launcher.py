@@ -120,11 +120,37 @@ def take_lease(name: str, budget: Budget) -> dict:
     """The run name's lease (runs.acquire), or LaunchError naming the live launch that holds it."""
     from gym.launch import runs
 
+    registry = runs._registry()
     try:
-        return runs.acquire(runs._registry(), name, {"phase": "launching", "detail": "", "max_usd": budget.max_usd,
-                                                     "bound_usd": budget.bound_usd, "spent_usd": 0.0, "attempt": 0})
+        lease = runs.acquire(registry, name, {"phase": "launching", "detail": "", "max_usd": budget.max_usd,
+                                              "bound_usd": budget.bound_usd, "spent_usd": 0.0, "attempt": 0})
     except runs.LeaseHeld as err:
         raise LaunchError(str(err)) from None
+    if lease.get("replaced_app_id"):
+        stop_orphaned_app(registry, name, lease)
+    return lease
+
+
+def stop_orphaned_app(registry, name: str, lease: dict) -> None:
+    """Stop the app of a launch whose pipeline died (its lease expired): a training attempt it
+    started can run on for up to 24 h with no pipeline bounding its cost, into the same checkpoint
+    folder. On failure the name is freed again and the launch refused."""
+    import modal
+    from modal.exception import NotFoundError
+
+    from gym.launch import runs
+
+    app_id = lease["replaced_app_id"]
+    try:
+        modal.App.lookup(app_id).stop()
+    except NotFoundError:
+        return
+    except Exception as err:
+        runs.release(registry, name, lease["holder"])
+        raise LaunchError(f"not launched, nothing was created: the earlier launch of {name!r} (app {app_id}) lost "
+                          f"its pipeline and could not be stopped ({type(err).__name__}: {err}); stop it with "
+                          f"`modal app stop {app_id}` and launch again") from None
+    print(f"[gym] {name}: stopped app {app_id} of the earlier launch (its pipeline had died)", flush=True)
 
 
 def spawn_pipeline(run_app: RunApp, resolved, budget: Budget, lease: dict):
