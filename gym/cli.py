@@ -5,7 +5,12 @@
     python -m gym run                      # the course's main job (see `run --help`)
 
 Any SlimeConfig field can be set with `--set field=value` (ints, floats, true/false, none,
-or text). Invalid configs print every problem and exit with status 2; nothing is launched.
+or text); `--data rows.jsonl` uses a local prompt file. A user's error never shows a Python
+traceback, it prints one message and exits with a status:
+  2  the input: an invalid config (every problem), a bad data file or row (its line, from 1),
+     a reward that fails (the rollout, sample and row), a checkpoint of another run;
+     nothing is launched
+  3  Modal: what is missing to launch (credentials, secrets, a cost bound); nothing is created
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import argparse
 import dataclasses
 import sys
 
-from gym.errors import ConfigError
+from gym.errors import ConfigError, UserError
 
 
 def _parse_value(text: str):
@@ -45,6 +50,11 @@ def config_from_args(args: argparse.Namespace, base=None):
         values["colocate"] = args.colocate
     if args.gpu:
         values["gpu_type"] = args.gpu
+    if getattr(args, "data", None):
+        from gym.datasets import LocalDataset
+
+        values["dataset"] = LocalDataset(args.data, input_key=args.input_key, label_key=args.label_key)
+        values["eval_interval"] = None  # derived again: the base's eval data went with its dataset
     for item in args.set or []:
         key, sep, raw = item.partition("=")
         if not sep or key not in fields:
@@ -63,6 +73,9 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
                    help="rollout gets its own GPUs (one node by default)")
     p.add_argument("--gpu", help="Modal GPU type (H100 or H200)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="set any SlimeConfig field")
+    p.add_argument("--data", metavar="FILE", help="a local .jsonl/.parquet prompt file (gym.LocalDataset)")
+    p.add_argument("--input-key", default="input", help="--data: the prompt column (default: input)")
+    p.add_argument("--label-key", default="label", help="--data: the label column (default: label)")
 
 
 def seed_production_config():
@@ -132,7 +145,7 @@ def run_locally(args) -> int:
 
 
 def _has_overrides(args) -> bool:
-    return any([args.model, args.nodes is not None, args.colocate is not None, args.gpu, args.set])
+    return any([args.model, args.nodes is not None, args.colocate is not None, args.gpu, args.set, args.data])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,6 +172,30 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    except UserError as err:  # DataError, RewardError, …: the message names the file, row, sample, field
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.filename is None:  # not about a path the user gave: a bug worth its traceback
+            raise
+        print(f"error: {err.filename}: {err.strerror}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted" + ("; continue with --resume" if args.command == "run" else ""), file=sys.stderr)
+        return 130
+    except Exception as err:
+        launch_error = _launch_error_type()
+        if launch_error is None or not isinstance(err, launch_error):
+            raise
+        print(err, file=sys.stderr)
+        return 3
+
+
+def _launch_error_type():
+    """gym.launch.launcher.LaunchError when that module was imported (only it raises one);
+    looked up, not imported, so a local run never loads Modal."""
+    module = sys.modules.get("gym.launch.launcher")
+    return getattr(module, "LaunchError", None)
 
 
 if __name__ == "__main__":

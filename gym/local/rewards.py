@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable
 
+from gym.errors import UserError
 
-class RewardError(ValueError):
+
+class RewardError(UserError):
     """A reward function failed or returned something unusable, for a named sample."""
 
 
@@ -223,6 +225,10 @@ class Scorer:
 
     def _error(self, sample: Sample, rollout_id: int, what: str) -> RewardError:
         prompt = sample.prompt if isinstance(sample.prompt, str) else sample.prompt[-1].get("content", "")
+        meta = sample.metadata
+        where = f"dataset row {meta.get('row')}"
+        if meta.get("line"):  # as an editor counts it
+            where += f", {meta.get('source')} line {meta['line']}"
         return RewardError(f"reward {self.name} {what} on rollout {rollout_id}, sample {sample.index} "
-                           f"(dataset row {sample.metadata.get('row')}: prompt {str(prompt)[:80]!r}, "
+                           f"({where}: prompt {str(prompt)[:80]!r}, "
                            f"response {sample.response[:80]!r}, label {sample.label!r})")

@@ -110,7 +110,9 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
         config = config.replace(num_rollout=num_rollout)
     config.validate()
     if config.kl_coef:
-        raise ValueError("kl_coef (KL as reward shaping) is not implemented by the local backend; "
+        from gym.errors import UserError
+
+        raise UserError("kl_coef (KL as reward shaping) is not implemented by the local backend; "
                          "use use_kl_loss with kl_loss_coef")
     r = config.resolve()
     c = r.config
@@ -124,7 +126,9 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
         state = read_checkpoint_state(ckpt_dir)
         if state is not None:
             if state["fingerprint"] != fingerprint:
-                raise ValueError(f"the checkpoint in {ckpt_dir} belongs to another config or seed; "
+                from gym.errors import UserError
+
+                raise UserError(f"the checkpoint in {ckpt_dir} belongs to another config or seed; "
                                  "pass resume=False to start over or give the run another name")
             start = state["next_rollout_id"]
     elif run_dir.exists():
@@ -290,6 +294,12 @@ def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> 
     try:
         with _pinned(rollout_cpus):  # the driver, too, stays off the trainer's core
             _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, train_cpus)
+    except ray.exceptions.RayTaskError as err:
+        from gym.errors import UserError
+
+        if isinstance(err.cause, UserError):  # a bad reward or row: the user's error, not Ray's traceback
+            raise err.cause.with_traceback(None) from None
+        raise
     finally:
         if started_ray:
             ray.shutdown()

@@ -82,7 +82,9 @@ class Generator:
             if c.rollout_max_prompt_len is None or len(ids) <= c.rollout_max_prompt_len:
                 out.append((row, ids))
         if not out:
-            raise ValueError(f"every prompt is longer than rollout_max_prompt_len={c.rollout_max_prompt_len} tokens")
+            from gym.local.data import DataError
+
+            raise DataError(f"every prompt is longer than rollout_max_prompt_len={c.rollout_max_prompt_len} tokens")
         return out
 
     def load_weights(self, flat, rollout_id: int = -1) -> dict:
@@ -112,7 +114,7 @@ class Generator:
             finished = bool(tokens) and tokens[-1] == tok.eos_token_id
             samples.append(Sample(group_index=i // n, index=i, prompt=row.prompt, tokens=ids + tokens,
                                   response=tok.decode(tokens, skip_special_tokens=True), response_length=len(tokens),
-                                  label=row.label, metadata={"row": row.index},
+                                  label=row.label, metadata={"row": row.index, "line": row.line, "source": row.source},
                                   status=Sample.Status.COMPLETED if finished else Sample.Status.TRUNCATED))
         return prompt_ids, prompt_mask, responses, response_mask, samples
 
