@@ -222,7 +222,8 @@ def reward_module(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("fn,pattern", [
-    ("raises", r"raised KeyError: 'oops' on rollout 0, sample 0 \(dataset row \d+: prompt"),
+    ("raises", r"raised KeyError: 'oops' on rollout 0, sample 0 \(dataset row \d+, \S+tiny_sums_train\.jsonl line \d+: "
+               r"prompt"),
     ("nan", r"returned nan on rollout 0, sample 0"),
     ("text", r"returned '1.0' \(str\); expected a float"),
     ("as_dict", r"returned a dict with keys \['format', 'score'\]; set reward_key"),

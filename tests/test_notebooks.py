@@ -77,13 +77,18 @@ def test_03_colocation(tmp_path):
         "overlap": sum(1 for a in split11.timeline for b in split11.timeline
                        if a["worker"] == "rollout" and b["worker"] == "train" and a["start"] < b["end"]
                        and b["start"] < a["end"]),
-        "R": R, "T": T, "ideal": ideal, "scripts": [c.train_script, s.train_script]}""")
+        "R": R, "T": T, "ideal": ideal, "scripts": [c.train_script, s.train_script],
+        "measured": [statistics.median(turn1.metric(k)[WARMUP:]) for k in ("perf/rollout_time", "perf/train_time")],
+        "workers_1core": sorted({s["worker"] for s in turn1.timeline})}""")
     assert "global_batch_size=128 must be a multiple of micro_batch_size × DP = 1 × 24; nearest valid: 96 | 120 | 144" \
         in r["error"]
     gbs, samples, dp = r["fixed"]
     assert dp == 24 and gbs % 24 == 0 and samples % gbs == 0
     assert r["workers"] == ["rollout", "train"] and r["overlap"] > 0  # rollout k+1 ran during training k
-    assert r["R"] > 0 and r["T"] > 0 and r["ideal"] == pytest.approx((r["R"] + r["T"]) / max(r["R"], r["T"]))
+    # R and T are what the in-turn, one-core run measured (after warm-up), not another run's numbers
+    assert r["workers_1core"] == ["colocated"] and [r["R"], r["T"]] == r["measured"]
+    R, T = r["measured"]
+    assert 1 < r["ideal"] <= 2 and r["ideal"] == pytest.approx((R + T) / max(R, T))
     assert r["scripts"] == ["train.py", "train_async.py"]
 
 
@@ -109,8 +114,14 @@ def test_05_production_run(tmp_path):
         "ids": [row["rollout_id"] for row in resumed.rows], "stopped": first_part.rows[-1]["rollout_id"],
         "evals": len(evals), "key_in_argv": "--wandb-key" in argv, "cluster": info.cluster_info.size,
         "retries": info.max_retries, "panel_argv": panel.config.slime_argv() == run.slime_argv(),
-        "usd": plan.usd_per_hour, "estimate": list(estimate.usd)}""")
+        "usd": plan.usd_per_hour, "estimate": list(estimate.usd), "hours": list(estimate.hours),
+        "rollouts": plan.num_rollout, "step_s": list(estimate.step_seconds)}""")
     assert r["ids"] == list(range(60)) and r["stopped"] == 29
     assert r["evals"] == 6 and r["key_in_argv"] is False
     assert r["cluster"] == 4 and r["retries"] >= 1 and r["panel_argv"] is True
-    assert r["estimate"][0] < r["estimate"][1]
+    (low, high), (h0, h1), (s0, s1) = r["estimate"], r["hours"], r["step_s"]
+    assert 0 < low < high
+    assert (low, high) == pytest.approx((h0 * r["usd"], h1 * r["usd"]))  # the price is the plan's, per hour
+    # the hours are the run's rollouts at the per-rollout estimate (plus start-up under an hour)
+    assert r["rollouts"] * s0 / 3600 <= h0 < r["rollouts"] * s0 / 3600 + 1
+    assert r["rollouts"] * s1 / 3600 <= h1 < r["rollouts"] * s1 / 3600 + 1
