@@ -16,7 +16,6 @@ traceback, it prints one message and exits with a status:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 from gym.errors import ConfigError, UserError
@@ -40,7 +39,6 @@ def config_from_args(args: argparse.Namespace, base=None):
     """A SlimeConfig from the command line's overrides (on top of `base` when given)."""
     from gym.slime.config import SlimeConfig
 
-    fields = {f.name for f in dataclasses.fields(SlimeConfig)}
     values: dict = {}
     if args.model:
         values["model"] = args.model
@@ -57,10 +55,12 @@ def config_from_args(args: argparse.Namespace, base=None):
         values["eval_interval"] = None  # derived again: the base's eval data went with its dataset
     for item in args.set or []:
         key, sep, raw = item.partition("=")
-        if not sep or key not in fields:
-            raise SystemExit(f"--set {item!r}: expected field=value with a SlimeConfig field "
-                             f"(e.g. global_batch_size=128)")
-        values[key] = _parse_value(raw)
+        if not sep:
+            from gym.errors import Problem
+
+            raise ConfigError([Problem(("--set",), f"--set {item!r}: expected field=value "
+                                                   "(e.g. global_batch_size=128)")], subject="--set")
+        values[key] = _parse_value(raw)  # a name that is no field: SlimeConfig's ConfigError names them all
     return base.replace(**values) if base is not None else SlimeConfig(**values)
 
 

@@ -34,13 +34,14 @@ def test_invalid_config_exits_2_with_every_problem(capsys):
     assert "nearest valid: 96 | 120 | 144" in err
 
 
-def test_unknown_field_is_rejected():
-    try:
-        main(["plan", "--set", "global_batch=8"])
-    except SystemExit as exc:
-        assert "global_batch=8" in str(exc)
-    else:
-        raise AssertionError("expected SystemExit")
+def test_unknown_field_is_rejected(capsys):
+    assert main(["plan", "--set", "global_batch=8", "--set", "actor_num_gpus_per_node=4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("2 problems in SlimeConfig:\n  - [global_batch] global_batch is not a SlimeConfig field "
+                          "(did you mean global_batch_size?); nearest valid: global_batch_size=8\n")
+    assert "is slime's --actor-num-gpus-per-node, not a SlimeConfig field: set gpus_per_node" in err
+    assert main(["plan", "--set", "global_batch_size"]) == 2
+    assert "expected field=value" in capsys.readouterr().err
 
 
 def test_module_entry_point_prints_a_plan():

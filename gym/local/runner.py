@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     split = not c.colocate
     setup = Setup(config=c, seed=seed, prompt_path=prompt_path, eval_path=eval_path, tokenizer_dir=str(tok_dir),
                   threads=threads or (max(1, cores // 2) if split else cores), device=_device(device),
-                  model_dims=model_dims)
+                  model_dims=model_dims, sys_path=tuple(sys.path))
     (run_dir / "run.json").write_text(json.dumps({"name": r.name, "seed": seed, "train_script": r.train_script,
                                                   "fingerprint": fingerprint}))
     metrics = JsonlLog(run_dir / "metrics.jsonl", keep_before=start)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ class Setup:
     device: str
     model_dims: dict | None = None
     """Toy model dimensions for build_model (hidden=, layers=); None: tiny_architecture's defaults."""
+    sys_path: tuple[str, ...] = ()
+    """The caller's sys.path: a Ray actor adds what it lacks, so that a custom reward module the caller
+    can import (a notebook's folder, a path it added) imports in the actor too."""
 
 
 def span(worker: str, phase: str, rollout_id: int, start: float, end: float) -> dict:
@@ -49,6 +53,7 @@ def _init(setup: Setup, cpus: set[int] | None = None):
 
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cpus)
+    sys.path.extend(p for p in setup.sys_path if p not in sys.path)
     torch.set_num_threads(setup.threads)
     return AutoTokenizer.from_pretrained(setup.tokenizer_dir)
 
