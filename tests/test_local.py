@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -136,45 +136,37 @@ def test_kl_loss_is_logged(tiny, tmp_path):
 
 
 KILL_SCRIPT = """
-import sys, threading, time
-from gym.local import run_local, tiny_config
-
-stop = threading.Event()
+import sys, time
+from gym.local import run_local
+from gym.local.tiny import tiny_config
 
 def on_rollout(row):
-    if row["rollout_id"] == {kill_at} and sys.argv[2] == "fresh":  # its row is written; no checkpoint yet
+    if row["rollout_id"] == {kill_at} and sys.argv[1] == "fresh":  # its row is written; no checkpoint yet
         print("ROLLOUT-LOGGED", flush=True)
         time.sleep(3600)  # the test kills us here
-    if row["rollout_id"] == {kill_at} and sys.argv[2] == "stop-resume":
-        stop.set()  # a clean stop at the same point
 
-config = tiny_config({data!r}, rollout_batch_size=8, n_samples_per_prompt=4, global_batch_size=16,
-                     num_rollout={n}, save_interval=3, eval_interval=None, colocate={colocate}, name=sys.argv[1])
-kwargs = dict(out_dir={runs!r}, progress=False, threads=1, on_rollout=on_rollout)
-if sys.argv[2] == "stop-resume":
-    if not config.colocate:  # one Ray for both runs (each run_local would start its own)
-        from gym.local.runner import init_ray
-        init_ray()
-    run_local(config, stop=stop, **kwargs)
-run_local(config, resume=sys.argv[2] in ("resume", "stop-resume"), **kwargs)
+config = tiny_config({data!r}, **{config!r})
+run_local(config, out_dir={runs!r}, progress=False, threads=1, on_rollout=on_rollout, resume=sys.argv[1] == "resume")
 """
 
 
 @pytest.mark.parametrize("colocate", [True, False], ids=["colocated", "split"])
-def test_resume_after_sigkill_loses_and_repeats_no_rollout(tmp_path, colocate):
-    """Kill a run (SIGKILL) after rollout 6 is logged and before its checkpoint, restart it with
-    resume=True: every rollout id exactly once, and the rows equal those of the reference run.
-    Colocated, the reference is an uninterrupted run. Split, it is a run stopped cleanly at the same
-    point and resumed: a resumed split run generates its first rollout with the checkpoint's
-    weights, one step fresher than the uninterrupted run's (as slime's train_async.py on resume).
-    The kill lands on an observed event (the child says its row is written, then waits), so a slow
-    machine only makes the test slower."""
-    n, kill_at = 10, 6
+def test_resume_after_sigkill_loses_and_repeats_no_rollout(request, tmp_path, colocate):
+    """Kill a run (SIGKILL) after rollout 4 is logged (the last checkpoint is after rollout 2),
+    restart it with resume=True: every rollout id exactly once (3 and 4 run again), and the rows
+    equal those of the reference run. Colocated, the reference is an uninterrupted run. Split, it
+    is a run stopped cleanly at the same point and resumed: a resumed split run generates its first
+    rollout with the checkpoint's weights, one step fresher than the uninterrupted run's (as slime's
+    train_async.py on resume). The kill lands on an observed event (the child says its row is
+    written, then waits), so a slow machine only makes the test slower."""
+    n, kill_at = 8, 4
+    settings = dict(rollout_batch_size=8, n_samples_per_prompt=4, global_batch_size=16, num_rollout=n,
+                    save_interval=3, eval_interval=None, colocate=colocate, name="killed")
     script = tmp_path / "job.py"
-    script.write_text(KILL_SCRIPT.format(kill_at=kill_at, data=str(tmp_path / "data"), n=n, colocate=colocate,
+    script.write_text(KILL_SCRIPT.format(kill_at=kill_at, data=str(tmp_path / "data"), config=settings,
                                          runs=str(tmp_path / "runs")))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, str(script), "killed", "fresh"], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, str(script), "fresh"], env=env, stdout=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
         line = proc.stdout.readline()  # blocks until the event (or the child's exit: then "")
@@ -183,17 +175,22 @@ def test_resume_after_sigkill_loses_and_repeats_no_rollout(tmp_path, colocate):
         os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started (Ray)
         proc.wait()
     metrics = tmp_path / "runs" / "killed" / "metrics.jsonl"
-    logged = [json.loads(line)["rollout_id"] for line in metrics.read_text().splitlines()]
-    assert logged == list(range(kill_at + 1))
-    subprocess.run([sys.executable, str(script), "killed", "resume"], env=env, check=True, timeout=900)
-    subprocess.run([sys.executable, str(script), "whole", "whole" if colocate else "stop-resume"], env=env,
-                   check=True, timeout=900)
+    assert [json.loads(line)["rollout_id"] for line in metrics.read_text().splitlines()] == list(range(kill_at + 1))
+    subprocess.run([sys.executable, str(script), "resume"], env=env, check=True, timeout=900)
 
+    # the reference, in this process (same data, seed and threads)
+    reference = tiny_config(tmp_path / "data", **{**settings, "name": "reference"})
+    if colocate:
+        whole = run(reference, tmp_path, threads=1)
+    else:
+        request.getfixturevalue("ray_session")
+        stop = threading.Event()
+        run(reference, tmp_path, threads=1, stop=stop,
+            on_rollout=lambda row: row["rollout_id"] == kill_at and stop.set())
+        whole = run(reference, tmp_path, threads=1, resume=True)
     killed = History.load(tmp_path / "runs" / "killed")
-    whole = History.load(tmp_path / "runs" / "whole")
     assert [r["rollout_id"] for r in killed.rows] == list(range(n))
-    # rollout 6 ran twice (its row was logged, its checkpoint not written): the second row replaced the first
-    assert sum(s["phase"] == "rollout" and s["rollout_id"] == kill_at for s in killed.timeline) == 1
+    assert [s["rollout_id"] for s in killed.timeline if s["phase"] == "rollout"] == list(range(n))  # 3, 4: once
     assert killed.metric("rollout/raw_reward") == whole.metric("rollout/raw_reward")
     assert killed.metric("train/loss") == pytest.approx(whole.metric("train/loss"), rel=1e-4, abs=1e-6)
 
