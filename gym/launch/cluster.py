@@ -300,9 +300,15 @@ def submit_job(spec: dict, head_ip: str, host) -> tuple[object, str]:
 
 
 def describe_env(env: dict[str, str], secret_names: list[str]) -> str:
-    """The job environment for the log: values of plain settings, names only for secrets."""
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(env.items()))
+    """The job environment for the log: values of plain settings, names only for secrets (also
+    when a secret's value is in `env`, so a later change to the env cannot print a key)."""
+    hidden = set(secret_names) | SECRET_ENV_NAMES
+    shown = ", ".join(f"{k}=<secret>" if k in hidden else f"{k}={v}" for k, v in sorted(env.items()))
     return f"[gym] job environment: {shown}; secrets inherited from the container: {sorted(secret_names)}"
+
+
+SECRET_ENV_NAMES = {"WANDB_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "MODAL_TOKEN_ID", "MODAL_TOKEN_SECRET"}
+"""Environment variables whose values are never printed."""
 
 
 def _quote(arg: str) -> str:
