@@ -141,8 +141,6 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
         raise ConfigError(problems, subject=f"local run of {r.name!r}")
     notes = local_notes(c)
     if notes:
-        import sys
-
         for note in notes:
             print(f"gym local: {note}", file=sys.stderr)
     Scorer(c)  # a reward that cannot load fails here, before any work
