@@ -176,6 +176,7 @@ def test_resume_after_sigkill_loses_and_repeats_no_rollout(request, tmp_path, co
         proc.wait()
     metrics = tmp_path / "runs" / "killed" / "metrics.jsonl"
     assert [json.loads(line)["rollout_id"] for line in metrics.read_text().splitlines()] == list(range(kill_at + 1))
+    saved = History.load(tmp_path / "runs" / "killed").timeline  # spans of the rollouts up to the checkpoint
     subprocess.run([sys.executable, str(script), "resume"], env=env, check=True, timeout=900)
 
     # the reference, in this process (same data, seed and threads)
@@ -191,6 +192,8 @@ def test_resume_after_sigkill_loses_and_repeats_no_rollout(request, tmp_path, co
     killed = History.load(tmp_path / "runs" / "killed")
     assert [r["rollout_id"] for r in killed.rows] == list(range(n))
     assert [s["rollout_id"] for s in killed.timeline if s["phase"] == "rollout"] == list(range(n))  # 3, 4: once
+    # resumed from the checkpoint after rollout 2, not started over: rollouts 0-2 keep the killed run's spans
+    assert [s for s in killed.timeline if s["rollout_id"] < 3] == [s for s in saved if s["rollout_id"] < 3]
     assert killed.metric("rollout/raw_reward") == whole.metric("rollout/raw_reward")
     assert killed.metric("train/loss") == pytest.approx(whole.metric("train/loss"), rel=1e-4, abs=1e-6)
 
@@ -204,6 +207,7 @@ def test_a_checkpoint_caught_mid_rename_is_recovered(tiny, tmp_path):
     (first.run_dir / "checkpoint.tmp-12345").mkdir()  # and the half-written new one
     resumed = run(tiny(name="mid", num_rollout=6, save_interval=2), tmp_path, resume=True)
     assert [r["rollout_id"] for r in resumed.rows] == list(range(6))
+    assert resumed.timeline[:len(first.timeline)] == first.timeline  # 0-3 not run again: resumed, not restarted
     assert [s["rollout_id"] for s in resumed.timeline if s["phase"] == "rollout"] == list(range(6))  # 4, 5 only new
     assert ckpt.is_dir() and not (first.run_dir / "checkpoint.old").exists()
     whole = run(tiny(name="whole", num_rollout=6, save_interval=2), tmp_path)

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from gym.errors import UserError
 from gym.local.history import History
 
 DEFAULT_RUNS_DIR = "runs"
@@ -153,10 +154,8 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
         state = read_checkpoint_state(ckpt_dir)
         if state is not None:
             if state["fingerprint"] != fingerprint:
-                from gym.errors import UserError
-
                 raise UserError(f"the checkpoint in {ckpt_dir} belongs to another config or seed; "
-                                 "pass resume=False to start over or give the run another name")
+                                "pass resume=False to start over or give the run another name")
             start = state["next_rollout_id"]
     elif run_dir.exists():
         shutil.rmtree(run_dir)
@@ -329,8 +328,6 @@ def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> 
         with _pinned(rollout_cpus):  # the driver, too, stays off the trainer's core
             _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, train_cpus)
     except ray.exceptions.RayTaskError as err:
-        from gym.errors import UserError
-
         if isinstance(err.cause, UserError):  # a bad reward or row: the user's error, not Ray's traceback
             raise err.cause.with_traceback(None) from None
         raise
