@@ -140,3 +140,6 @@ def test_run_on_modal_without_credentials_exits_3_saying_what_is_missing(capsys)
     assert main(["run", "--backend", "modal"]) == 3
     err = capsys.readouterr().err
     assert "no Modal credentials" in err and "modal setup" in err and "Traceback" not in err
+    # the seed's 3000-rollout run is also over the default $50 bound: one message names both
+    assert err.startswith("not launched, nothing was created:\n  - ") and "is estimated at up to $" in err
+    assert "--max-usd" in err and "python -m gym smoke" in err
