@@ -279,7 +279,7 @@ def reward_module(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("fn,pattern", [
-    ("raises", r"raised KeyError: 'oops' on rollout 0, sample 0 \(dataset row \d+, \S+tiny_sums_train\.jsonl line \d+: "
+    ("raises", r"raised KeyError: 'oops' on rollout 0, sample 0 \(dataset row \d+, \S+tiny_sums_(train|test)\.jsonl line \d+: "
                r"prompt"),
     ("nan", r"returned nan on rollout 0, sample 0"),
     ("text", r"returned '1.0' \(str\); expected a float"),
