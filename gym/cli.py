@@ -7,18 +7,23 @@
     python -m gym run --backend modal --rollouts 100 --max-usd 400
 
 Any SlimeConfig field can be set with `--set field=value` (ints, floats, true/false, none,
-JSON lists/objects such as `--set 'extra_args=["--log-probs-chunk-size", "512"]'`, or text).
-Invalid configs print every problem and exit with status 2; a launch refused before anything was
-created (cost bound, credentials, secrets, a live run of the same name) exits with status 3.
+JSON lists/objects such as `--set 'extra_args=["--log-probs-chunk-size", "512"]'`, or text);
+`--data rows.jsonl` uses a local prompt file. A user's error never shows a Python traceback, it
+prints one message and exits with a status:
+  2  the input: an invalid config (every problem), a bad data file or row (its line, from 1),
+     a reward that fails (the rollout, sample and row), a checkpoint of another run;
+     nothing is launched
+  3  Modal: a launch refused before anything was created (cost bound, credentials, secrets, a live
+     run of the same name), with what is missing
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
-from gym.errors import ConfigError
+from gym.errors import ConfigError, UserError
+from gym.launch.budget import LaunchError  # light: no modal import
 
 
 def _parse_value(text: str):
@@ -46,7 +51,6 @@ def config_from_args(args: argparse.Namespace, base=None):
     """A SlimeConfig from the command line's overrides (on top of `base` when given)."""
     from gym.slime.config import SlimeConfig
 
-    fields = {f.name for f in dataclasses.fields(SlimeConfig)}
     values: dict = {}
     if args.model:
         values["model"] = args.model
@@ -56,14 +60,21 @@ def config_from_args(args: argparse.Namespace, base=None):
         values["colocate"] = args.colocate
     if args.gpu:
         values["gpu_type"] = args.gpu
+    if getattr(args, "data", None):
+        from gym.datasets import LocalDataset
+
+        values["dataset"] = LocalDataset(args.data, input_key=args.input_key, label_key=args.label_key)
+        values["eval_interval"] = None  # derived again: the base's eval data went with its dataset
     if getattr(args, "no_eval", False):
         values["eval_interval"] = 0
     for item in args.set or []:
         key, sep, raw = item.partition("=")
-        if not sep or key not in fields:
-            raise SystemExit(f"--set {item!r}: expected field=value with a SlimeConfig field "
-                             f"(e.g. global_batch_size=128)")
-        values[key] = _parse_value(raw)
+        if not sep:
+            from gym.errors import Problem
+
+            raise ConfigError([Problem(("--set",), f"--set {item!r}: expected field=value "
+                                                   "(e.g. global_batch_size=128)")], subject="--set")
+        values[key] = _parse_value(raw)  # a name that is no field: SlimeConfig's ConfigError names them all
     return base.replace(**values) if base is not None else SlimeConfig(**values)
 
 
@@ -78,6 +89,9 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-eval", action="store_true", help="no evaluation (eval_interval=0)")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE",
                    help="set any SlimeConfig field (lists as JSON: extra_args='[\"--flag\", \"1\"]')")
+    p.add_argument("--data", metavar="FILE", help="a local .jsonl/.parquet prompt file (gym.LocalDataset)")
+    p.add_argument("--input-key", default="input", help="--data: the prompt column (default: input)")
+    p.add_argument("--label-key", default="label", help="--data: the label column (default: label)")
 
 
 def _add_budget_arg(p: argparse.ArgumentParser) -> None:
@@ -138,14 +152,24 @@ def _launch(config, max_usd, stages=None, follow: bool = False) -> int:
         print(err, file=sys.stderr)
         return 3
     print(run)
-    if follow:
-        try:
-            run.wait()
-        except KeyboardInterrupt:
-            print(f"\nstopped watching; the run continues on Modal: python -m gym status {run.name}")
-        except RuntimeError as err:
-            print(err, file=sys.stderr)
-            return 1
+    return follow_run(run) if follow else 0
+
+
+def follow_run(run) -> int:
+    """Watch a launched run to its end. Exit status 0 only if it succeeded: a run stopped at its
+    budget, cancelled, failed or lost proved nothing (the smoke run is followed this way)."""
+    try:
+        status = run.wait()
+    except KeyboardInterrupt:
+        print(f"\nstopped watching; the run continues on Modal: python -m gym status {run.name}")
+        return 0
+    except RuntimeError as err:
+        print(err, file=sys.stderr)
+        return 1
+    if status.phase != "succeeded":
+        print(f"run {run.name} ended {status.phase}" + (f": {status.detail}" if status.detail else ""),
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -233,7 +257,8 @@ def run_locally(args) -> int:
 
 
 def _has_overrides(args) -> bool:
-    return any([args.model, args.nodes is not None, args.colocate is not None, args.gpu, args.set, args.no_eval])
+    return any([args.model, args.nodes is not None, args.colocate is not None, args.gpu, args.set, args.no_eval,
+                args.data])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,6 +303,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    except UserError as err:  # DataError, RewardError, …: the message names the file, row, sample, field
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.filename is None:  # not about a path the user gave: a bug worth its traceback
+            raise
+        print(f"error: {err.filename}: {err.strerror}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted" + ("; continue with --resume" if args.command == "run" else ""), file=sys.stderr)
+        return 130
+    except LaunchError as err:  # refused before anything was created: the message names what is missing
+        print(err, file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -14,6 +14,12 @@ from typing import Any, Literal
 Severity = Literal["error", "warning"]
 
 
+class UserError(ValueError):
+    """Bad input a user can fix that is not a config rule: a data file, a reward function, a
+    checkpoint of another run. Its message names the file, row, sample or field; the command
+    line prints it without a traceback (exit status 2)."""
+
+
 @dataclass(frozen=True)
 class Fix:
     """One way to make a rule hold: the field values to set (all of them together)."""

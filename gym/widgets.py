@@ -38,6 +38,11 @@ PANEL_FIELDS = ("model", "gpu_type", "num_nodes", "colocate", "rollout_num_gpus"
 class ControlPanel:
     """Widgets bound to a SlimeConfig. `panel.config` is the current config; `panel.widget` the UI."""
 
+    curve_every: int = 10
+    """A local run redraws its reward curve every this many rollouts (and once at the end)."""
+    stop_timeout_s: float = 300
+    """How long a relaunch waits for the previous local run to finish its current rollout."""
+
     def __init__(self, config: SlimeConfig | None = None, *, runs_dir: str = "runs"):
         self.base = config if config is not None else SlimeConfig()
         self.runs_dir = runs_dir
@@ -223,13 +228,14 @@ class ControlPanel:
 
     def _show_modal_bound(self) -> None:
         """The Modal launch's cost bound against the max $ field (computed once per config)."""
-        from gym.launch.budget import cost_bound
+        from gym.launch.budget import launch_bound
+        from gym.launch.launcher import default_stages
 
         if self.launch_button.disabled:
             self.modal_bound.value = ""
             return
-        if getattr(self, "_bound_usd", None) is None:
-            self._bound_usd = cost_bound(self.config)
+        if getattr(self, "_bound_usd", None) is None:  # the bound launch() checks (the smoke run: per stage)
+            self._bound_usd = launch_bound(self.config, default_stages(self.config))
         over = self._bound_usd > self.max_usd.value
         color = "#c92a2a" if over else "#2b8a3e"
         self.modal_bound.value = (f"<span style='color:{color}'>Modal: estimated at most ${self._bound_usd:,.2f} "
@@ -259,7 +265,10 @@ class ControlPanel:
                              f"<a href='{link}' target='_blank'>Modal dashboard</a>")
 
     def _launch_local(self) -> None:
-        self.stop()
+        if not self.stop(timeout=self.stop_timeout_s):  # never two runs writing one run folder
+            self.status.value = (f"the previous run did not stop within {self.stop_timeout_s:.0f} s; "
+                                 "nothing new was started")
+            return
         config = self.config
         self._stop = threading.Event()
         self.status.value = f"starting a local run of {html.escape(config.resolve().name)} …"
@@ -268,7 +277,7 @@ class ControlPanel:
             reward = row.get("rollout/raw_reward", float("nan"))
             self.status.value = (f"rollout {row['rollout_id'] + 1}/{config.num_rollout or '?'}: reward {reward:.2f}, "
                                  f"step {row.get('perf/step_time', 0):.2f} s")
-            if (row["rollout_id"] + 1) % 10 == 0:
+            if (row["rollout_id"] + 1) % self.curve_every == 0:
                 self._draw_curve()
 
         def job() -> None:
@@ -300,11 +309,13 @@ class ControlPanel:
         self.curve.value = buf.getvalue()
         self.curve.layout.display = None
 
-    def stop(self) -> None:
-        """Stop the local run in progress (after its current rollout) and wait for it."""
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop the local run in progress (after its current rollout) and wait for it, at most
+        `timeout` seconds; True when no run is left running."""
         if self._run_thread is not None and self._run_thread.is_alive():
             self._stop.set()
-            self._run_thread.join()
+            self._run_thread.join(timeout)
+        return self._run_thread is None or not self._run_thread.is_alive()
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the local run in progress ends."""

@@ -15,7 +15,7 @@ The work, per rollout (= per TRL generation), on both sides:
   (r − group mean) / (group std + eps), then 2 optimizer steps of 256 completions each with
   PPO's clipped loss (eps 0.2 low, 0.28 high), per-sample token mean then mean over samples,
   AdamW (lr 1e-3, betas 0.9/0.98, weight decay 0.1, constant lr), grad-norm clip 1.0, no KL,
-  no entropy bonus. samples/s = rollouts × 512 / seconds.
+  no entropy bonus. samples/s = completions made / seconds (both sides must make the same number).
 
 TRL's batch arithmetic (trl 1.16.0, one CPU process): per_device_train_batch_size counts
 completions, so per_device_train_batch_size=256 with steps_per_generation=2 gives
@@ -414,7 +414,9 @@ def main() -> None:
                 res = fn(args.rollouts, f"{side}-{i}", check=i == 0)
                 if stall is not None:  # share of the run in which something waited for a CPU (contention)
                     res["stall"] = 100 * (cpu_stall_us() - stall) / 1e6 / (time.perf_counter() - began)
-                res["samples_per_s"] = args.rollouts * SAMPLES_PER_ROLLOUT / res["seconds"]
+                # samples/s from the completions each side actually made (TRL: counted in its reward
+                # function; gym: rows logged × samples per rollout), not from the intended count
+                res["samples_per_s"] = res["completions"] / res["seconds"]
                 results[side].append(res)
                 p = res["parts"]
                 print(f"{i:>6}  {side:>4}  {res['seconds']:6.2f}  {res['samples_per_s']:9.0f}  {res['outer']:7.2f}  "
@@ -424,8 +426,12 @@ def main() -> None:
                       f"{res.get('stall', float('nan')):9.0f}", flush=True)
 
         trl_res, gym_res = results["TRL"], results["gym"]
+        made = {(r["completions"],) for rs in results.values() for r in rs}
+        if len(made) != 1:  # a ratio of two runs that did different work measures nothing
+            raise SystemExit(f"the two sides made different numbers of completions: "
+                             f"TRL {[r['completions'] for r in trl_res]}, gym {[r['completions'] for r in gym_res]}")
         med = {side: statistics.median(r["samples_per_s"] for r in rs) for side, rs in results.items()}
-        med_outer = {side: statistics.median(args.rollouts * SAMPLES_PER_ROLLOUT / r["outer"] for r in rs)
+        med_outer = {side: statistics.median(r["completions"] / r["outer"] for r in rs)
                      for side, rs in results.items()}
         ratio = med["gym"] / med["TRL"]
         print()

@@ -76,6 +76,9 @@ class LocalHost(ModalHost):
     def reload(self, volume_names) -> None:
         pass
 
+    def pipeline_alive(self, spec: dict) -> bool:
+        return True  # no registry here: the pipeline's side is rehearsed by tests/test_launch.py
+
     def commit(self, volume_name: str) -> None:
         pass
 
@@ -183,7 +186,14 @@ def run_attempt(spec_path: Path, nodes: int, work: Path, drop: bool) -> tuple[in
     """Start N node processes, wait for rank 0, kill everything. Returns rank 0's code and output."""
     ports = pick_ports(nodes)
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    # Each node gets a fresh HOME, as a container does. In the caller's HOME, a ~/.ray/auth_token
+    # (written by any earlier local `ray.init()`, e.g. gym's local backend) switches `ray start
+    # --head` to token authentication (Ray 2.60 authentication_token_setup.py
+    # maybe_enable_token_auth_if_token_available), and every later connection fails with
+    # "Authentication token is missing or incorrect".
+    home = work / "home"
+    home.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", "HOME": str(home),
            "RAY_USAGE_STATS_ENABLED": "0", "RAY_prestart_worker_first_driver": "0"}
     procs = []
     try:

@@ -3,7 +3,8 @@
 It does what the real entry point needs from its surroundings: every path in the argv exists,
 the Ray host IP came from the node's raylet (SLIME_HOST_IP), logs are unbuffered, and it resumes
 from Megatron's marker and writes one Megatron-layout checkpoint per saved rollout (a real
-torch.distributed.checkpoint folder, `common.pt`, `metadata.json`, then the marker).
+torch.distributed.checkpoint folder, `common.pt`, `metadata.json`, then the marker, then
+slime's dataset state `rollout/global_dataset_state_dict_<it>.pt`).
 
     GYM_STANDIN_FAIL=1   fail at once (no checkpoint): the pipeline must not retry
 """
@@ -57,6 +58,9 @@ def main(argv: list[str]) -> int:
         torch.save({"rollout_id": rollout}, folder / "common.pt")
         (folder / "metadata.json").write_text(json.dumps({"sharded_backend": "torch_dist"}))
         tracker.write_text(str(rollout))
+        state = save / "rollout" / f"global_dataset_state_dict_{rollout}.pt"  # slime: the rollout manager, after
+        state.parent.mkdir(exist_ok=True)
+        torch.save({"sample_offset": rollout}, state)
         print(f"standin: saved {folder.name}", flush=True)
         time.sleep(0.2)
     return 0

@@ -85,7 +85,7 @@ def test_argv_parses_with_pinned_metadata(argv):
     flags = parse_like_argparse(argv)
     assert argv[0] in ("/root/slime/train.py", "/root/slime/train_async.py")
     assert not set(flags) & set(SECRET_FLAGS)
-    assert ("--colocate" in flags) == argv[0].endswith("train.py") or "--colocate" not in flags
+    assert ("--colocate" in flags) == (argv[0] == "/root/slime/train.py")  # colocated: train.py, always --colocate
 
 
 def test_enough_layouts_are_covered():

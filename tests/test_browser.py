@@ -64,12 +64,19 @@ def lab(tmp_path):
          "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
-    while time.time() < deadline:
+    while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             break
         except OSError:
-            time.sleep(0.2)
+            pass
+        if server.poll() is not None or time.time() > deadline:  # fail here, with what it waited for
+            exited = server.poll()
+            if exited is None:
+                os.killpg(server.pid, signal.SIGKILL)
+            pytest.fail(f"JupyterLab did not accept connections on 127.0.0.1:{port} within 60 s"
+                        + (f" (it exited with status {exited})" if exited is not None else ""))
+        time.sleep(0.2)
     yield f"http://127.0.0.1:{port}", token
     try:
         import urllib.request

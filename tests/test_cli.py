@@ -1,7 +1,12 @@
 """`python -m gym plan|argv|run` for a preset plus overrides."""
 
+import json
+import os
+import re
 import subprocess
 import sys
+
+import pytest
 
 from gym.cli import main
 
@@ -29,13 +34,14 @@ def test_invalid_config_exits_2_with_every_problem(capsys):
     assert "nearest valid: 96 | 120 | 144" in err
 
 
-def test_unknown_field_is_rejected():
-    try:
-        main(["plan", "--set", "global_batch=8"])
-    except SystemExit as exc:
-        assert "global_batch=8" in str(exc)
-    else:
-        raise AssertionError("expected SystemExit")
+def test_unknown_field_is_rejected(capsys):
+    assert main(["plan", "--set", "global_batch=8", "--set", "actor_num_gpus_per_node=4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("2 problems in SlimeConfig:\n  - [global_batch] global_batch is not a SlimeConfig field "
+                          "(did you mean global_batch_size?); nearest valid: global_batch_size=8\n")
+    assert "is slime's --actor-num-gpus-per-node, not a SlimeConfig field: set gpus_per_node" in err
+    assert main(["plan", "--set", "global_batch_size"]) == 2
+    assert "expected field=value" in capsys.readouterr().err
 
 
 def test_module_entry_point_prints_a_plan():
@@ -43,3 +49,97 @@ def test_module_entry_point_prints_a_plan():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "4 × 8 H100 = 32 GPUs" in out.stdout
+
+
+# ---- `run`: the local backend, and a user's errors as one message and an exit status --------------
+
+SMALL = ["--rollouts", "1", "--set", "rollout_batch_size=4", "--set", "n_samples_per_prompt=4",
+         "--set", "global_batch_size=16"]
+
+
+def _gym(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "gym", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def test_module_run_trains_locally_and_a_bad_row_is_one_message(tmp_path):
+    """The real entry point: a tiny run writes its files; a bad row exits 2 with its line, no traceback."""
+    out = _gym("run", *SMALL, "--rollouts", "2", "--out-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run_dir = tmp_path / "runs" / "tiny-sums"
+    assert [json.loads(line)["rollout_id"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == [0, 1]
+    assert (run_dir / "reward.png").read_bytes()[:4] == b"\x89PNG"
+    assert "reward:" in out.stdout and str(run_dir / "metrics.jsonl") in out.stdout
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"input": "What is 1 + 1?", "label": "2"}\n\n{"label": "3"}\n')
+    bad = _gym("run", "--data", str(rows), *SMALL, "--out-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == (f"error: {rows} line 3: 'input' must be a string or a list of "
+                                  "{'role', 'content'} messages, got None")
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"input": "What is 1 + 1?", "label": "2"}\n{"input": "What is 2 + 2?", "label": "4"\n',
+     "line 2: not valid JSON (Expecting ',' delimiter, column 41)"),
+    ('{"input": "1 + 1?", "label": "2"}\n\n\n["1 + 2?", "3"]\n', "line 4: expected a JSON object"),
+    ('{"input": "1 + 1?", "label": "2"}\n{"input": [{"role": "user"}], "label": "3"}\n',
+     "line 2: 'input' must be a string or a list of {'role', 'content'} messages"),
+    ('{"question": "1 + 1?", "label": "2"}\n', "no column(s) ['input']; the columns are ['question', 'label']"),
+    ("", "has no rows"),
+    ("\x00\xff\xfe binary", "line 1: not valid JSON"),
+])
+def test_run_bad_data_exits_2_naming_the_line(tmp_path, capsys, text, message):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_bytes(text.encode("utf-8", "surrogateescape") if "\x00" not in text else b"\x00\xff\xfe binary")
+    assert main(["run", "--data", str(rows), *SMALL, "--out-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {rows}") and message in err, err
+
+
+def test_run_unreadable_files_exit_2(tmp_path, capsys):
+    missing = tmp_path / "missing.jsonl"
+    assert main(["run", "--data", str(missing), *SMALL, "--out-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err  # a config rule (checked before anything runs) names it
+    assert f"{missing}" in err and "does not exist" in err, err
+    corrupt = tmp_path / "rows.parquet"
+    corrupt.write_bytes(b"PAR1 this is not parquet")
+    assert main(["run", "--data", str(corrupt), *SMALL, "--out-dir", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {corrupt} could not be read as parquet: ")
+    if os.geteuid() != 0:  # root reads any file
+        locked = tmp_path / "locked.jsonl"
+        locked.write_text('{"input": "1 + 1?", "label": "2"}\n')
+        locked.chmod(0)
+        assert main(["run", "--data", str(locked), *SMALL, "--out-dir", str(tmp_path / "runs")]) == 2
+        assert capsys.readouterr().err == f"error: prompt file {locked} cannot be read: Permission denied\n"
+
+
+def test_run_failing_reward_exits_2_naming_the_sample(tmp_path, capsys, monkeypatch):
+    (tmp_path / "cli_rewards.py").write_text("async def raises(args, sample, **kwargs):\n"
+                                             "    raise ZeroDivisionError('division by zero')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(["run", *SMALL, "--set", "custom_rm_path=cli_rewards.raises", "--out-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]  # after the progress bar
+    assert last.startswith("error: reward cli_rewards.raises raised ZeroDivisionError: division by zero on rollout 0, "
+                           "sample 0 (dataset row "), err
+    # slime evaluates before training (eval_interval set): the first failing sample may be an eval one
+    assert re.search(r"tiny_task/tiny_sums_(train|test)\.jsonl line \d+: prompt '", last) and "Traceback" not in err
+
+
+def test_run_resume_of_another_config_exits_2(tmp_path, capsys):
+    runs = str(tmp_path / "runs")
+    assert main(["run", *SMALL, "--out-dir", runs]) == 0
+    capsys.readouterr()
+    assert main(["run", *SMALL, "--set", "lr=0.5", "--resume", "--out-dir", runs]) == 2
+    assert "belongs to another config or seed" in capsys.readouterr().err
+
+
+def test_run_on_modal_without_credentials_exits_3_saying_what_is_missing(capsys):
+    assert main(["run", "--backend", "modal"]) == 3
+    err = capsys.readouterr().err
+    assert "no Modal credentials" in err and "modal setup" in err and "Traceback" not in err
+    # the seed's 3000-rollout run is also over the default $50 bound: one message names both
+    assert err.startswith("not launched, nothing was created:\n  - ") and "is estimated at up to $" in err
+    assert "--max-usd" in err and "python -m gym smoke" in err

@@ -241,6 +241,9 @@ def _save(ckpt, it):
     dcp.save({"w": torch.full((3,), float(it))}, checkpoint_id=str(folder))
     torch.save({}, folder / "common.pt")
     (folder / "metadata.json").write_text("{}")
+    state = checkpoints.data_state_file(ckpt, it)  # slime's rollout manager, after the model
+    state.parent.mkdir(exist_ok=True)
+    torch.save({"sample_offset": it}, state)
     (ckpt / checkpoints.TRACKER).write_text(str(it))
     return folder
 
@@ -273,11 +276,80 @@ def test_resume_without_any_complete_save_starts_over(tmp_path):
 
 
 def test_prune_keeps_the_newest_saves_and_never_one_being_written(tmp_path):
-    for it in range(1, 6):
-        checkpoints.iter_dir(tmp_path, it).mkdir()
-    (tmp_path / checkpoints.TRACKER).write_text("4")  # iteration 5 is still being written
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    for it in range(1, 5):
+        _save(tmp_path, it)
+    checkpoints.iter_dir(tmp_path, 5).mkdir()  # iteration 5 is still being written (no marker yet)
     assert checkpoints.prune(tmp_path, keep=2) == [1, 2]
     assert checkpoints.saved_iterations(tmp_path) == [3, 4, 5]
+
+
+def test_prune_never_deletes_the_newest_complete_save(tmp_path):
+    """The marked save is incomplete (a node's shards never committed): keep=1 must not count it,
+    or the one save a resume can fall back to is deleted and the run silently starts over."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    for it in (10, 20):
+        _save(tmp_path, it)
+    newest = _save(tmp_path, 30)
+    next(p for p in newest.iterdir() if p.suffix == ".distcp").unlink()
+    assert checkpoints.prune(tmp_path, keep=1) == [10]
+    assert checkpoints.saved_iterations(tmp_path) == [20, 30]
+    assert checkpoints.prepare_resume(tmp_path).iteration == 20
+
+
+def test_a_truncated_shard_is_an_incomplete_save(tmp_path):
+    """A background commit can catch a shard half written: present, but shorter than .metadata says."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    _save(tmp_path, 10)
+    newest = _save(tmp_path, 20)
+    shard = next(p for p in newest.iterdir() if p.suffix == ".distcp")
+    shard.write_bytes(shard.read_bytes()[:-8])
+    missing = checkpoints.missing_files(newest)
+    assert len(missing) == 1 and missing[0].startswith(f"{shard.name} (truncated: ")
+    assert checkpoints.prepare_resume(tmp_path).iteration == 10
+
+
+def test_a_save_without_slimes_dataset_state_is_incomplete(tmp_path):
+    """slime's rollout manager saves the prompt sampler's position after the model; resuming
+    without it silently restarts the data from the first prompt (slime data_source.load)."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    for it in (10, 20):
+        _save(tmp_path, it)
+    checkpoints.data_state_file(tmp_path, 20).unlink()  # killed between the model save and the data state
+    assert checkpoints.missing_files(checkpoints.iter_dir(tmp_path, 20)) == []
+    assert checkpoints.missing_files(checkpoints.iter_dir(tmp_path, 20), data_state=True) == [
+        "rollout/global_dataset_state_dict_20.pt"]
+    point = checkpoints.prepare_resume(tmp_path, data_state=True)
+    assert point.iteration == 10 and "global_dataset_state_dict_20.pt" in str(point)
+    argv = smoke_config().slime_argv()
+    assert checkpoints.saves_data_state(argv)  # slime's default: the global dataset and its state
+    assert not checkpoints.saves_data_state([*argv, "--disable-rollout-global-dataset"])
+
+
+def test_resume_deletes_failed_saves_newer_than_the_resume_point(tmp_path):
+    """Megatron saves into an existing folder with only a warning: shards left by a failed save
+    would sit next to the new save's under the same names and could pass a later check."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    _save(tmp_path, 10)
+    incomplete = _save(tmp_path, 20)
+    next(p for p in incomplete.iterdir() if p.suffix == ".distcp").unlink()
+    leftover = checkpoints.iter_dir(tmp_path, 30)  # a save that died before the marker moved
+    leftover.mkdir()
+    (leftover / "__0_0.distcp").write_bytes(b"stale")
+    point = checkpoints.prepare_resume(tmp_path)
+    assert point.iteration == 10 and point.removed == (20, 30) and point.changed
+    assert checkpoints.saved_iterations(tmp_path) == [10]
+    assert not checkpoints.prepare_resume(tmp_path).changed  # repaired once: nothing more to do
 
 
 def test_plan_shows_checkpoint_storage():
@@ -386,3 +458,368 @@ def test_eval_interval_zero_means_no_eval_everywhere():
     assert "--eval-interval" not in config.slime_argv() and config.resolve().config.eval_interval == 0
     assert not any(should_run_periodic_action(k, 0, 10) for k in range(10))  # the local backend too
     assert any(p.fields[0] == "eval_interval" for p in SlimeConfig(eval_interval=-1).problems())
+
+
+# ---- 2. the pipeline's loop, with Modal behind plain services (as simulate_cluster's LocalHost) -------
+
+class _Call:
+    """A function call whose get() returns or raises the scripted results, one per look."""
+
+    def __init__(self, object_id, results):
+        self.object_id, self.results, self.cancelled = object_id, list(results), False
+
+    def get(self, timeout=None):
+        result = self.results.pop(0) if self.results else "done"
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def cancel(self, terminate_containers=False):
+        self.cancelled = terminate_containers
+
+
+class _Function:
+    def __init__(self, name, services, results=(), on_spawn=None):
+        self.name, self.services, self.results, self.on_spawn = name, services, list(results), on_spawn
+
+    def spawn(self, *args):
+        call = _Call(f"fc-{self.name}-{len(self.services.calls)}", self.results.pop(0) if self.results else [])
+        self.services.calls[call.object_id] = call
+        if self.on_spawn:
+            self.on_spawn(*args)
+        return call
+
+
+class _Registry(dict):
+    """A plain dict that keeps every record written (the heartbeats)."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes = []
+
+    def __setitem__(self, key, value):
+        self.writes.append(dict(value) if isinstance(value, dict) else value)
+        super().__setitem__(key, value)
+
+
+class _Volume:
+    def __init__(self, fail_on_reload=None):
+        self.reloads, self.fail_on_reload = 0, fail_on_reload
+
+    def reload(self):
+        self.reloads += 1
+        if self.reloads == self.fail_on_reload:
+            raise RuntimeError("volume reload failed")
+
+    def commit(self):
+        pass
+
+
+class _Services:
+    def __init__(self, volume=None):
+        self.registry, self.calls, self.volume, self.functions = _Registry(), {}, volume or _Volume(), {}
+
+    def call(self, call_id):
+        return self.calls[call_id]
+
+
+def _pipeline_spec(tmp_path, services, usd_per_hour=36.0, max_usd=100.0):
+    from gym.launch.app import run_spec
+    from gym.launch.shipping import plan_shipment
+
+    resolved = smoke_config().resolve()
+    spec = run_spec(resolved, plan_shipment(resolved.dataset, None), (2,))
+    lease = runs.acquire(services.registry, spec["name"], {"phase": "launching", "max_usd": max_usd})
+    spec.update(lease={"holder": lease["holder"]}, checkpoint_dir=str(tmp_path / "ckpt"),
+                budget={"max_usd": max_usd, "bound_usd": 5.0, "usd_per_hour": usd_per_hour, "cpu_usd_per_hour": 0.0})
+    return spec
+
+
+def test_pipeline_heartbeats_while_the_model_downloads(tmp_path):
+    """A download longer than the lease's TTL must not make the run look dead (status 'lost',
+    and a second launch could take the name while this one still runs)."""
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    services.functions = {
+        "download_model": _Function("download", services, [[TimeoutError()] * 3 + ["/model"]]),
+        "prepare_dataset": _Function("prepare", services, [[TimeoutError(), ["files"]]]),
+        "train": _Function("train", services, [["ok"]], on_spawn=lambda s: _save(tmp_path / "ckpt", 1)),
+    }
+    (tmp_path / "ckpt").mkdir()
+    result = run_pipeline(spec, {}, None, services)
+    assert result["phase"] == "succeeded"
+    phases = [w["phase"] for w in services.registry.writes]
+    assert phases.count("downloading") == 4 and phases.count("preparing") == 2  # one per look
+
+
+def test_a_lost_connection_to_the_attempt_leaves_no_cluster_running(tmp_path):
+    """get() raising a client-side error does not mean the cluster stopped: the pipeline must end
+    the attempt before it fails the run (or retries), or the cluster runs on with no budget."""
+    import modal.exception
+
+    from gym.launch.pipeline import run_pipeline
+
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    services.functions = {"train": _Function("train", services, [[modal.exception.ConnectionError("reset")]])}
+    result = run_pipeline(spec, {}, {"data_ready": True}, services)
+    assert result["phase"] == "failed" and "wrote no new checkpoint" in services.registry[spec["name"]]["error"]
+    (call,) = services.calls.values()
+    assert call.cancelled
+
+
+def test_an_error_in_the_pipeline_stops_the_attempt_it_started(tmp_path):
+    from gym.launch.pipeline import run_pipeline
+
+    services = _Services(volume=_Volume(fail_on_reload=2))  # the first look at a running attempt fails
+    spec = _pipeline_spec(tmp_path, services)
+    services.functions = {"train": _Function("train", services, [[TimeoutError()]])}
+    with pytest.raises(RuntimeError, match="volume reload failed"):
+        run_pipeline(spec, {}, {"data_ready": True}, services)
+    (call,) = services.calls.values()
+    assert call.cancelled and services.registry[spec["name"]]["phase"] == "failed"
+
+
+def test_a_handed_over_pipeline_counts_the_time_since_its_predecessors_last_look(tmp_path):
+    """The cluster runs on while the fresh pipeline call starts: those minutes are spent too."""
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services, usd_per_hour=36.0)
+    (tmp_path / "ckpt").mkdir()
+    _save(tmp_path / "ckpt", 1)
+    services.calls["fc-train-0"] = _Call("fc-train-0", ["ok"])
+    state = {"data_ready": True, "stage": 0, "attempts": 1, "checkpoint_before": None,
+             "train_call_id": "fc-train-0", "spent_usd": 10.0, "spent_at": time.time() - 600}
+    result = run_pipeline(spec, {}, state, services)
+    assert result["phase"] == "succeeded"
+    assert result["spent_usd"] == pytest.approx(10.0 + 36.0 * 600 / 3600, abs=0.05)  # + 10 min of the cluster
+
+
+def test_taking_over_a_dead_pipelines_lease_names_its_app_to_stop():
+    """A lease that expired because the pipeline died may still have a training attempt running
+    (up to 24 h, unbounded, into the same folder): the taker learns the app to stop first."""
+    store: dict = {}
+    dead = runs.acquire(store, "run-e", {"phase": "training"}, now=0.0)
+    runs.update(store, "run-e", dead["holder"], now=0.0, app_id="ap-dead", train_call_id="fc-1")
+    taker = runs.acquire(store, "run-e", {"phase": "launching"}, now=runs.LEASE_TTL_S + 1)
+    assert taker["replaced_app_id"] == "ap-dead"
+    runs.update(store, "run-e", taker["holder"], now=runs.LEASE_TTL_S + 2, phase="succeeded", app_id="ap-2")
+    after_success = runs.acquire(store, "run-e", {"phase": "launching"}, now=runs.LEASE_TTL_S + 3)
+    assert "replaced_app_id" not in after_success  # a finished run left nothing running
+
+
+def test_the_smoke_runs_resumed_stage_passes_megatrons_scheduler_check(tmp_path):
+    """Stage 2 runs num_rollout=3 from a save made with num_rollout=2: slime derives train_iters
+    (lr_decay_steps, wd_incr_steps) from num_rollout and Megatron asserts they match the
+    checkpoint's unless --override-opt_param-scheduler is given, so stage 2 would always fail."""
+    import warnings
+
+    from gym.launch.pipeline import OVERRIDE_SCHEDULER_FLAG, run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    spec["stages"] = list(SMOKE_STAGES)
+    (tmp_path / "ckpt").mkdir()
+    argvs = []
+
+    def train(attempt_spec):
+        argvs.append(attempt_spec["argv"])
+        _slime_like_attempt(tmp_path / "ckpt", attempt_spec["argv"])
+
+    services.functions = {"train": _Function("train", services, [["ok"], ["ok"]], on_spawn=train)}
+    assert run_pipeline(spec, {}, {"data_ready": True}, services)["phase"] == "succeeded"
+    first, second = argvs
+    assert first[first.index("--num-rollout") + 1] == "2" and OVERRIDE_SCHEDULER_FLAG not in first
+    assert second[second.index("--num-rollout") + 1] == "3" and second.count(OVERRIDE_SCHEDULER_FLAG) == 1
+
+
+def test_relaunching_a_finished_run_starts_no_cluster(tmp_path):
+    """A second `python -m gym smoke` finds the run trained to its end: slime would load the save,
+    find no rollout left and exit, after a whole cluster start-up, and stage 2 would then fail
+    with "saved nothing new". Nothing is spawned instead, and the status says how to start over."""
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    spec["stages"] = list(SMOKE_STAGES)
+    (tmp_path / "ckpt").mkdir()
+    for it in (1, 2):
+        _save(tmp_path / "ckpt", it)
+    services.functions = {"train": _Function("train", services)}
+    result = run_pipeline(spec, {}, {"data_ready": True}, services)
+    assert result["phase"] == "succeeded" and not services.calls
+    assert "already trained: checkpoint 2 covers 3 rollouts" in result["detail"]
+    assert "gym-smoke-1n-colo-checkpoints" in result["detail"]
+
+
+def test_a_run_stopped_after_its_first_stage_resumes_only_the_second(tmp_path):
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    spec["stages"] = list(SMOKE_STAGES)
+    (tmp_path / "ckpt").mkdir()
+    _save(tmp_path / "ckpt", 1)  # stage 1 (2 rollouts) finished before the stop
+    services.functions = {"train": _Function("train", services, [["ok"], ["ok"]],
+                                             on_spawn=lambda s: _slime_like_attempt(tmp_path / "ckpt", s["argv"]))}
+    result = run_pipeline(spec, {}, {"data_ready": True}, services)
+    assert result["phase"] == "succeeded" and result["detail"] == "3 rollouts"
+    assert len(services.calls) == 1 and checkpoints.latest_iteration(tmp_path / "ckpt") == 2  # no idle cluster
+
+
+def _slime_like_attempt(ckpt, argv):
+    """What slime does with --save-interval 1: resume after the marker, save every rollout left."""
+    latest = checkpoints.latest_iteration(ckpt)
+    for it in range(0 if latest is None else latest + 1, int(argv[argv.index("--num-rollout") + 1])):
+        _save(ckpt, it)
+
+
+def test_a_multi_node_save_whose_shards_commit_late_is_waited_for_not_discarded(tmp_path, monkeypatch):
+    """Worker nodes commit their shards when their containers shut down, which for a big save
+    takes minutes: the pipeline waits for the newest save to be complete before it resumes, rather
+    than reading it after a fixed pause, finding it incomplete and falling back a whole save."""
+    import warnings
+
+    from gym.launch import pipeline
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    monkeypatch.setattr(pipeline, "COMMIT_POLL_S", 0.0)
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    late = {}
+
+    class SlowCommits(_Volume):
+        def reload(self):
+            super().reload()
+            if late and self.reloads >= late["arrives_at_reload"]:
+                late["path"].write_bytes(late["data"])  # the worker's shard lands
+                late.clear()
+
+    def train(attempt_spec):
+        _slime_like_attempt(ckpt, attempt_spec["argv"])
+        if not late and checkpoints.latest_iteration(ckpt) == 1:  # stage 1's last save: a worker's shard is late
+            shard = next(p for p in checkpoints.iter_dir(ckpt, 1).iterdir() if p.suffix == ".distcp")
+            late.update(path=shard, data=shard.read_bytes(), arrives_at_reload=services.volume.reloads + 6)
+            shard.unlink()
+
+    services = _Services(volume=SlowCommits())
+    spec = _pipeline_spec(tmp_path, services)
+    spec.update(stages=list(SMOKE_STAGES), num_nodes=2)
+    services.functions = {"train": _Function("train", services, [["ok"], ["ok"]], on_spawn=train)}
+    assert run_pipeline(spec, {}, {"data_ready": True}, services)["phase"] == "succeeded"
+    waits = [w["detail"] for w in services.registry.writes if w["detail"].startswith("waiting for checkpoint 1")]
+    assert waits and not late  # it waited, and the shard arrived
+    assert checkpoints.saved_iterations(ckpt)[-2:] == [1, 2]  # stage 2 resumed from the late save, not from 0
+
+
+# ---- 6. the training containers watch their pipeline --------------------------------------------------
+
+def test_rank_0_stops_the_job_when_its_pipeline_is_gone():
+    """The pipeline bounds the run's cost; if its container dies, the attempt it started must not
+    train on unwatched until Modal's 24 h limit."""
+    import threading
+
+    from gym.launch.cluster import watch_pipeline
+
+    class Host:
+        def __init__(self, answers):
+            self.answers = list(answers)
+
+        def pipeline_alive(self, spec):
+            answer = self.answers.pop(0)
+            if isinstance(answer, BaseException):
+                raise answer
+            return answer
+
+    stops = []
+    host = Host([True, ConnectionError("registry blip"), True, False])
+    assert watch_pipeline(host, {}, lambda: stops.append(1), threading.Event(), every_s=0.0)
+    assert stops == [1] and not host.answers  # a failed look counted as alive; stopped on the first dead one
+    done = threading.Event()
+    done.set()
+    assert not watch_pipeline(Host([False]), {}, lambda: stops.append(2), done, every_s=0.0)  # job over: no look
+    assert stops == [1]
+
+
+def test_pipeline_alive_means_holding_a_live_lease():
+    from gym.launch.cluster import pipeline_holds_lease
+
+    record = {"holder": "h1", "phase": "training", "heartbeat": 1000.0}
+    assert pipeline_holds_lease(record, "h1", now=1000.0 + 60)
+    assert not pipeline_holds_lease(record, "h1", now=1000.0 + runs.LEASE_TTL_S + 1)  # the pipeline died
+    assert not pipeline_holds_lease({**record, "holder": "h2"}, "h1", now=1000.0)  # taken over by another launch
+    assert not pipeline_holds_lease({**record, "phase": "cancelled"}, "h1", now=1000.0)
+    assert not pipeline_holds_lease(None, "h1", now=1000.0)
+
+
+def test_the_attempts_spec_carries_the_lease_it_is_watched_by(tmp_path):
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    seen = []
+    services.functions = {"train": _Function("train", services, [["ok"]], on_spawn=seen.append)}
+    from gym.launch.pipeline import run_pipeline
+
+    run_pipeline(spec, {}, {"data_ready": True}, services)
+    (attempt,) = seen
+    assert attempt["lease"] == spec["lease"] and attempt["registry"]["dict"] == runs.REGISTRY
+
+
+def test_following_a_run_succeeds_only_if_the_run_did():
+    """`python -m gym smoke` follows the run: a smoke run stopped at its budget or cancelled proved
+    nothing, so its exit status must not say it passed."""
+    from gym.cli import follow_run
+
+    class Followed:  # a Run whose wait() has already returned (the real one polls the Modal Dict)
+        name = "gym-smoke-1n-colo"
+
+        def __init__(self, record):
+            self.record = record
+
+        def wait(self):
+            return runs.status_from_record(self.record, now=self.record["heartbeat"])
+
+    base = {"name": "gym-smoke-1n-colo", "heartbeat": 100.0}
+    assert follow_run(Followed({**base, "phase": "succeeded"})) == 0
+    assert follow_run(Followed({**base, "phase": "stopped", "detail": "spent ~$50.00 of max_usd $50.00"})) == 1
+    assert follow_run(Followed({**base, "phase": "cancelled"})) == 1
+
+
+def test_panel_shows_the_bound_launch_checks_for_a_staged_smoke_run():
+    from gym.launch.launcher import default_stages
+    from gym.widgets import ControlPanel
+
+    config = smoke_config(num_nodes=2)
+    bound = launch_bound(config, default_stages(config))
+    assert bound > cost_bound(config)  # two stages, two start-ups
+    assert f"estimated at most ${bound:,.2f}" in ControlPanel(config).modal_bound.value
+
+
+def test_a_complete_save_whose_marker_is_late_is_resumed_not_deleted(tmp_path):
+    """Megatron writes the marker after the save: a container stopped in between (or a commit that
+    carried the save but not the marker) leaves a finished save unmarked. It is the resume point."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    _save(tmp_path, 10)
+    _save(tmp_path, 20)
+    (tmp_path / checkpoints.TRACKER).write_text("10")
+    point = checkpoints.prepare_resume(tmp_path, data_state=True)
+    assert point.iteration == 20 and "not marked" in str(point) and point.changed
+    assert checkpoints.latest_iteration(tmp_path) == 20 and checkpoints.saved_iterations(tmp_path) == [10, 20]

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -118,6 +118,9 @@ def test_wandb_logs_offline_and_never_records_the_key(tiny, tmp_path, monkeypatc
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_API_KEY", secret)
     history = run(tiny(wandb=WandbConfig(project="gym-test", group="g"), num_rollout=2), tmp_path)
+    import wandb
+
+    wandb.teardown()  # run_local finished the run; this waits until W&B's writer has flushed every record
     offline = list((history.run_dir / "wandb").glob("offline-run-*"))
     assert len(offline) == 1
     records = b"".join(p.read_bytes() for p in offline[0].rglob("*") if p.is_file())
@@ -132,39 +135,93 @@ def test_kl_loss_is_logged(tiny, tmp_path):
     assert history.rows[1]["train/kl_loss"] > 0
 
 
-def test_resume_after_sigkill_loses_and_repeats_no_rollout(tmp_path):
-    """Kill a run mid-way (SIGKILL), restart it with resume=True: every rollout id exactly once,
-    and the rows after the restart point equal those of an uninterrupted run."""
-    script = tmp_path / "job.py"
-    script.write_text(textwrap.dedent(f"""
-        import sys
-        from gym.local import run_local, tiny_config
-        config = tiny_config({str(tmp_path / 'data')!r}, rollout_batch_size=8, n_samples_per_prompt=4,
-                             global_batch_size=16, num_rollout=14, save_interval=3, eval_interval=None,
-                             name=sys.argv[1])
-        run_local(config, out_dir={str(tmp_path / 'runs')!r}, progress=False, resume=sys.argv[2] == "resume",
-                  threads=1)
-    """))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    metrics = tmp_path / "runs" / "killed" / "metrics.jsonl"
-    proc = subprocess.Popen([sys.executable, str(script), "killed", "fresh"], env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 7:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    logged = [json.loads(line)["rollout_id"] for line in metrics.read_text().splitlines()]
-    assert 7 <= len(logged) < 14, "the kill must land mid-run"
-    subprocess.run([sys.executable, str(script), "killed", "resume"], env=env, check=True, timeout=300)
-    subprocess.run([sys.executable, str(script), "whole", "fresh"], env=env, check=True, timeout=300)
+KILL_SCRIPT = """
+import sys, time
+from gym.local import run_local
+from gym.local.tiny import tiny_config
 
+def on_rollout(row):
+    if row["rollout_id"] == {kill_at} and sys.argv[1] == "fresh":  # its row is written; no checkpoint yet
+        print("ROLLOUT-LOGGED", flush=True)
+        time.sleep(3600)  # the test kills us here
+
+config = tiny_config({data!r}, **{config!r})
+run_local(config, out_dir={runs!r}, progress=False, threads=1, on_rollout=on_rollout, resume=sys.argv[1] == "resume")
+"""
+
+
+@pytest.mark.parametrize("colocate", [True, False], ids=["colocated", "split"])
+def test_resume_after_sigkill_loses_and_repeats_no_rollout(request, tmp_path, colocate):
+    """Kill a run (SIGKILL) after rollout 4 is logged (the last checkpoint is after rollout 2),
+    restart it with resume=True: every rollout id exactly once (3 and 4 run again), and the rows
+    equal those of the reference run. Colocated, the reference is an uninterrupted run. Split, it
+    is a run stopped cleanly at the same point and resumed: a resumed split run generates its first
+    rollout with the checkpoint's weights, one step fresher than the uninterrupted run's (as slime's
+    train_async.py on resume). The kill lands on an observed event (the child says its row is
+    written, then waits), so a slow machine only makes the test slower."""
+    n, kill_at = 8, 4
+    settings = dict(rollout_batch_size=8, n_samples_per_prompt=4, global_batch_size=16, num_rollout=n,
+                    save_interval=3, eval_interval=None, colocate=colocate, name="killed")
+    script = tmp_path / "job.py"
+    script.write_text(KILL_SCRIPT.format(kill_at=kill_at, data=str(tmp_path / "data"), config=settings,
+                                         runs=str(tmp_path / "runs")))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(script), "fresh"], env=env, stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        line = proc.stdout.readline()  # blocks until the event (or the child's exit: then "")
+        assert line == "ROLLOUT-LOGGED\n", f"the child ended before rollout {kill_at}: {proc.wait()}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started (Ray)
+        proc.wait()
+    metrics = tmp_path / "runs" / "killed" / "metrics.jsonl"
+    assert [json.loads(line)["rollout_id"] for line in metrics.read_text().splitlines()] == list(range(kill_at + 1))
+    saved = History.load(tmp_path / "runs" / "killed").timeline  # spans of the rollouts up to the checkpoint
+    subprocess.run([sys.executable, str(script), "resume"], env=env, check=True, timeout=900)
+
+    # the reference, in this process (same data, seed and threads)
+    reference = tiny_config(tmp_path / "data", **{**settings, "name": "reference"})
+    if colocate:
+        whole = run(reference, tmp_path, threads=1)
+    else:
+        request.getfixturevalue("ray_session")
+        stop = threading.Event()
+        run(reference, tmp_path, threads=1, stop=stop,
+            on_rollout=lambda row: row["rollout_id"] == kill_at and stop.set())
+        whole = run(reference, tmp_path, threads=1, resume=True)
     killed = History.load(tmp_path / "runs" / "killed")
-    whole = History.load(tmp_path / "runs" / "whole")
-    assert [r["rollout_id"] for r in killed.rows] == list(range(14))
+    assert [r["rollout_id"] for r in killed.rows] == list(range(n))
+    assert [s["rollout_id"] for s in killed.timeline if s["phase"] == "rollout"] == list(range(n))  # 3, 4: once
+    # resumed from the checkpoint after rollout 2, not started over: rollouts 0-2 keep the killed run's spans
+    assert [s for s in killed.timeline if s["rollout_id"] < 3] == [s for s in saved if s["rollout_id"] < 3]
     assert killed.metric("rollout/raw_reward") == whole.metric("rollout/raw_reward")
     assert killed.metric("train/loss") == pytest.approx(whole.metric("train/loss"), rel=1e-4, abs=1e-6)
+
+
+def test_a_checkpoint_caught_mid_rename_is_recovered(tiny, tmp_path):
+    """Trainer.save renames the last checkpoint to checkpoint.old, then the new one into place; a kill
+    between the two leaves only checkpoint.old. Resume must find it there (and put it back)."""
+    first = run(tiny(name="mid", num_rollout=4, save_interval=2), tmp_path)
+    ckpt = first.run_dir / "checkpoint"
+    ckpt.rename(first.run_dir / "checkpoint.old")  # the state a kill between the renames leaves
+    (first.run_dir / "checkpoint.tmp-12345").mkdir()  # and the half-written new one
+    resumed = run(tiny(name="mid", num_rollout=6, save_interval=2), tmp_path, resume=True)
+    assert [r["rollout_id"] for r in resumed.rows] == list(range(6))
+    assert resumed.timeline[:len(first.timeline)] == first.timeline  # 0-3 not run again: resumed, not restarted
+    assert [s["rollout_id"] for s in resumed.timeline if s["phase"] == "rollout"] == list(range(6))  # 4, 5 only new
+    assert ckpt.is_dir() and not (first.run_dir / "checkpoint.old").exists()
+    whole = run(tiny(name="whole", num_rollout=6, save_interval=2), tmp_path)
+    assert resumed.metric("rollout/raw_reward") == whole.metric("rollout/raw_reward")
+
+
+def test_a_failing_reward_in_the_split_layout_names_the_sample(ray_session, reward_module, tiny, tmp_path):
+    """Raised inside a Ray actor, the reward's error reaches the caller as the same RewardError,
+    without Ray's wrapping (and its remote traceback) around it."""
+    with pytest.raises(RewardError) as info:
+        run(tiny(colocate=False, custom_rm_path=f"{reward_module}.raises"), tmp_path)
+    assert type(info.value) is RewardError
+    assert str(info.value).startswith(f"reward {reward_module}.raises raised KeyError: 'oops' on rollout 0, sample 0 ")
+    assert "Traceback" not in str(info.value) and "ray" not in str(info.value).lower()
 
 
 def test_resume_refuses_another_config(tiny, tmp_path):
@@ -222,7 +279,8 @@ def reward_module(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("fn,pattern", [
-    ("raises", r"raised KeyError: 'oops' on rollout 0, sample 0 \(dataset row \d+: prompt"),
+    ("raises", r"raised KeyError: 'oops' on rollout 0, sample 0 \(dataset row \d+, \S+tiny_sums_(train|test)\.jsonl line \d+: "
+               r"prompt"),
     ("nan", r"returned nan on rollout 0, sample 0"),
     ("text", r"returned '1.0' \(str\); expected a float"),
     ("as_dict", r"returned a dict with keys \['format', 'score'\]; set reward_key"),

@@ -87,3 +87,50 @@ def test_preset_layout_matrix(name, nodes, colocate):
             config.validate()
         for p in info.value.problems:
             assert p.fixes
+
+
+# ---- config ergonomics: preset values follow the user, slime's names point to gym's ----------------
+
+def test_preset_sequence_parallel_follows_the_users_tp():
+    """Qwen3-30B-A3B's preset turns sequence parallelism on for its TP 4; with the user's TP=1 it is
+    derived off (a note in the plan), not a problem the user did not cause."""
+    from gym.models import Qwen3_30B_A3B
+    from gym.slime.argv import build_argv
+
+    config = SlimeConfig(model=Qwen3_30B_A3B(), tensor_model_parallel_size=1)
+    assert [p.rule for p in config.problems()] == []
+    resolved = config.resolve()
+    assert resolved.config.sequence_parallel is False and "sequence_parallel" in resolved.derived
+    assert "--sequence-parallel" not in build_argv(resolved)
+    assert SlimeConfig(model=Qwen3_30B_A3B()).resolve().config.sequence_parallel is True  # preset's TP: kept
+    # set by the user, the value stays theirs, and so does the warning
+    explicit = SlimeConfig(model=Qwen3_30B_A3B(), tensor_model_parallel_size=1, sequence_parallel=True)
+    assert [p.rule for p in explicit.problems()] == ["sequence_parallel_needs_tp"]
+
+
+@pytest.mark.parametrize("kwargs,fields,text", [
+    (dict(actor_num_gpus_per_node=4), ("actor_num_gpus_per_node", "gpus_per_node"),
+     "actor_num_gpus_per_node=4 is slime's --actor-num-gpus-per-node, not a SlimeConfig field: set gpus_per_node"),
+    (dict(rollout_num_gpu=8), ("rollout_num_gpu",), "rollout_num_gpu is not a SlimeConfig field (did you mean "
+                                                    "rollout_num_gpus?)"),
+    (dict(prompt_data="/data/x.jsonl"), ("prompt_data", "dataset"), "set dataset instead (e.g. dataset=gym.LocalDataset("),
+    (dict(eval_max_context_len=100), ("eval_max_context_len", "extra_args"),
+     "slime's --eval-max-context-len, which SlimeConfig has no field for: pass it verbatim"),
+])
+def test_slime_flag_names_are_config_errors_naming_gyms_field(kwargs, fields, text):
+    with pytest.raises(ConfigError) as info:
+        SlimeConfig(model="Qwen3-4B", **kwargs)
+    (problem,) = info.value.problems
+    assert problem.fields == fields
+    assert text in str(info.value)
+    with pytest.raises(ConfigError):  # replace() takes the same path
+        SlimeConfig().replace(**kwargs)
+
+
+def test_several_unknown_names_are_one_error_and_fixes_apply():
+    with pytest.raises(ConfigError) as info:
+        SlimeConfig(actor_num_gpus_per_node=8, rollout_num_gpu=4)
+    assert len(info.value.problems) == 2
+    fixed = {k: v for p in info.value.problems for k, v in p.fixes[0].changes.items()}
+    assert fixed == {"gpus_per_node": 8, "rollout_num_gpus": 4}
+    assert SlimeConfig(**fixed, num_nodes=1, colocate=False).resolve().layout.rollout_gpus == 4

@@ -1,5 +1,6 @@
 """The lessons: in sync with their sources, committed without outputs, and executed top to bottom
-by nbclient on their default (tiny, local, free) parameters, asserting on what each one teaches.
+by nbclient on their default (tiny, local, free) parameters (04 and 05 with shorter local runs),
+asserting on what each one teaches.
 Each lesson's exercises run twice in the same kernel: unanswered (the check says so and returns
 False), then with the solution folded under them (the check must return True)."""
 
@@ -118,11 +119,18 @@ def solution_cells(nb) -> list[str]:
     return cells
 
 
-def run_lesson(name: str, tmp_path: Path, result: str) -> dict:
+def run_lesson(name: str, tmp_path: Path, result: str, parameters: dict | None = None) -> dict:
     """Execute the committed .ipynb, then its exercises' solutions, then evaluate `result` (a Python
     expression) in its kernel; check that every exercise is unanswered on the defaults and right
-    with its solution."""
+    with its solution.
+
+    `parameters` overrides values of the lesson's `parameters` cell, in a cell right after it (as
+    papermill injects them): shorter local runs where the length is not what the lesson shows.
+    """
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    if parameters:
+        at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+        nb.cells.insert(at + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in parameters.items())))
     keys = exercises(nb)
     unanswered = "{" + ", ".join(f"{k!r}: check({k!r}, None)" for k in keys) + "}"
     solutions = solution_cells(nb)
@@ -186,6 +194,8 @@ def test_03_colocation(tmp_path):
                        and b["start"] < a["end"]),
         "R": R, "T": T, "ideal": ideal, "scripts": [c.train_script, y.train_script, s.train_script],
         "colocate": [c.colocate, y.colocate, s.colocate], "cores": cores,
+        "measured": [statistics.median(turn1.metric(k)[WARMUP:]) for k in ("perf/rollout_time", "perf/train_time")],
+        "workers_1core": sorted({s["worker"] for s in turn1.timeline}),
         "model": [colo_s, split_sync_seconds, async_s],
         "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(fixed).run_usd_range[1]],
         "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD}""")
@@ -194,7 +204,10 @@ def test_03_colocation(tmp_path):
     gbs, samples, dp = r["fixed"]
     assert dp == 24 and gbs % 24 == 0 and samples % gbs == 0
     assert r["workers"] == ["rollout", "train"] and r["overlap"] > 0  # rollout k+1 ran during training k
-    assert r["R"] > 0 and r["T"] > 0 and r["ideal"] == pytest.approx((r["R"] + r["T"]) / max(r["R"], r["T"]))
+    # R and T are what the in-turn, one-core run measured (after warm-up), not another run's numbers
+    assert r["workers_1core"] == ["colocated"] and [r["R"], r["T"]] == r["measured"]
+    R, T = r["measured"]
+    assert 1 < r["ideal"] <= 2 and r["ideal"] == pytest.approx((R + T) / max(R, T))
     # Three layouts: placement and schedule are separate choices.
     assert r["scripts"] == ["train.py", "train.py", "train_async.py"] and r["colocate"] == [True, False, False]
     assert r["cores"] >= 1
@@ -205,7 +218,9 @@ def test_03_colocation(tmp_path):
 
 
 def test_04_throughput_knobs(tmp_path):
-    r = run_lesson("04_throughput_knobs", tmp_path, """{
+    # 30 rollouts per group size, not 60: the gap asserted below is 0.59 vs 0.25 at 30 (measured),
+    # and these two runs were the suite's longest test (600 s on a loaded 2-core machine)
+    r = run_lesson("04_throughput_knobs", tmp_path, parameters={"LOCAL_ROLLOUTS": 30}, result="""{
         "token_cap": [p.severity for p in token_cap], "recompute": [p.rule for p in recompute],
         "group": [p.rule for p in group_of_one], "leftover": sorted({p.rule for p in leftover}),
         "heads": [p.rule for p in heads], "memory": [(p.rule, p.severity) for p in memory],
@@ -227,18 +242,24 @@ def test_04_throughput_knobs(tmp_path):
 
 
 def test_05_production_run(tmp_path):
-    r = run_lesson("05_production_run", tmp_path, """{
+    # 30 rollouts stopped after 15 (not 60 after 30): the stop lands 5 rollouts past the last
+    # checkpoint (rollout 9), so the resume also drops and re-runs rollouts 10-14
+    r = run_lesson("05_production_run", tmp_path, parameters={"LOCAL_ROLLOUTS": 30, "INTERRUPT_AT": 15}, result="""{
         "ids": [row["rollout_id"] for row in resumed.rows], "stopped": first_part.rows[-1]["rollout_id"],
         "evals": len(evals), "key_in_argv": "--wandb-key" in argv, "cluster": info.cluster_info.size,
         "panel_argv": panel.config.slime_argv() == run.slime_argv(),
         "usd": plan.usd_per_hour, "estimate": [perf.run_usd, *perf.run_usd_range],
+        "hours": perf.run_hours, "rollouts": plan.num_rollout, "step_s": perf.step_seconds,
         "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(run).run_usd_range[1]],
         "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD}""")
-    assert r["ids"] == list(range(60)) and r["stopped"] == 29
-    assert r["evals"] == 7 and r["key_in_argv"] is False
+    assert r["ids"] == list(range(30)) and r["stopped"] == 14
+    assert r["evals"] == 4 and r["key_in_argv"] is False  # before training, then after rollouts 9, 19, 29
     assert r["cluster"] == 4 and r["panel_argv"] is True
-    low, high = r["estimate"][1:]
-    assert low < r["estimate"][0] < high
+    usd, low, high = r["estimate"]
+    assert 0 < low < usd < high
+    assert usd == pytest.approx(r["hours"] * r["usd"])  # the price is the plan's, per hour
+    # the hours are the run's rollouts at the per-rollout estimate (plus start-up under an hour)
+    assert r["rollouts"] * r["step_s"] / 3600 <= r["hours"] < r["rollouts"] * r["step_s"] / 3600 + 1
     rollouts, smoke_high, full_high = r["smoke"]
     assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
 

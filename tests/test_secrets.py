@@ -57,5 +57,31 @@ def test_secret_flags_cannot_be_smuggled_in(secrets_in_env):
 
 
 def test_job_log_names_secrets_without_values():
-    line = describe_env({"PYTHONPATH": "/root/Megatron-LM/"}, ["WANDB_API_KEY"])
-    assert "WANDB_API_KEY" in line and "PYTHONPATH=/root/Megatron-LM/" in line
+    env = {"PYTHONPATH": "/root/Megatron-LM/", **SENTINELS}  # even handed the values, it prints names only
+    line = describe_env(env, ["WANDB_API_KEY"])
+    assert "WANDB_API_KEY" in line and "HF_TOKEN" in line and "PYTHONPATH=/root/Megatron-LM/" in line
+    assert_clean(line)
+
+
+def test_the_job_environment_has_no_secret():
+    """What reaches Ray's runtime_env (shown by the dashboard) and the job log: names, never values."""
+    ra = build_run_app(SlimeConfig(wandb=WandbConfig(project="p", group="g")).resolve())
+    assert ra.spec["required_env"] == ["WANDB_API_KEY"]
+    assert not set(ra.spec["env"]) & set(SENTINELS)
+
+
+def test_a_local_run_that_reads_the_key_records_it_nowhere(secrets_in_env, monkeypatch, tmp_path, capsys):
+    """The local backend is the code that reads WANDB_API_KEY here (W&B offline): no file of the run
+    and nothing printed holds it."""
+    from gym.local import run_local, tiny_config
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    config = tiny_config(tmp_path / "data", num_rollout=1, rollout_batch_size=4, n_samples_per_prompt=4,
+                         global_batch_size=16, eval_interval=None, wandb=WandbConfig(project="p", group="g"))
+    history = run_local(config, out_dir=tmp_path / "runs", progress=True)
+    files = [p for p in history.run_dir.rglob("*") if p.is_file()]
+    assert any("wandb" in p.parts for p in files)  # W&B did run (offline) and wrote its records
+    for path in files:
+        assert SENTINELS["WANDB_API_KEY"].encode() not in path.read_bytes(), path
+    captured = capsys.readouterr()
+    assert_clean(captured.out + captured.err)

@@ -1,6 +1,9 @@
 """The control panel, headless: set values, click buttons, check the plan, the messages and the config."""
 
+import html
 import re
+import time
+from pathlib import Path
 
 import pytest
 
@@ -62,7 +65,8 @@ def test_invalid_combination_shows_problem_and_fixes_and_disables_launch(panel):
             break
         fix_buttons(panel)[0].click()
     assert not panel.launch_button.disabled, problem_texts(panel)
-    assert panel.config.validate() is not None
+    assert [p for p in panel.config.problems() if p.severity == "error"] == []
+    assert panel.config.plan().dp == 24  # the fixed config plans (plan() raises while any error is left)
 
 
 def test_rollout_gpus_only_editable_when_split(panel):
@@ -90,21 +94,67 @@ def test_code_is_the_config(panel):
 
 
 def test_launch_local_streams_a_reward_curve(panel):
+    """The curve is redrawn while the run goes (every `curve_every` rollouts), not only at the end."""
+    panel.curve_every = 1
+    drawn_during: list[str] = []  # the status line at each redraw: "rollout k/3: …" while running
+    panel.curve.observe(lambda change: drawn_during.append(panel.status.value), names="value")
     panel.launch_button.click()
     panel.wait(timeout=300)
+    assert not panel._run_thread.is_alive()
     assert panel.history is not None and len(panel.history.rows) == 3
     assert panel.curve.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [t.split(":")[0] for t in drawn_during[:3]] == ["rollout 1/3", "rollout 2/3", "rollout 3/3"]
     assert "3 rollouts" in panel.status.value
     assert panel.launch_button.description == "Relaunch"
+
+
+def _wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}"
+        time.sleep(0.05)
 
 
 def test_relaunch_stops_the_previous_local_run(panel):
     panel.set(num_rollout=200)
     panel.launch()
+    first = panel._run_thread
+    # on_rollout is the panel's own; watch the run folder instead, for the first logged rollout
+    metrics = Path(panel.runs_dir) / panel.config.resolve().name / "metrics.jsonl"
+    _wait_for(lambda: metrics.exists() and metrics.read_text().count("\n") >= 1, 120, "the first rollout")
     panel.launch()  # stops the first (after its current rollout), then starts again
-    first_stopped = panel._run_thread
-    panel.stop()
-    assert not first_stopped.is_alive()
+    assert not first.is_alive()
+    stopped = panel.history  # the first run's History, returned when it stopped
+    assert stopped is not None and 1 <= len(stopped.rows) < 200  # stopped early, not run to its end
+    second = panel._run_thread
+    assert second is not first and second.is_alive()
+    assert panel.stop(timeout=60) and not second.is_alive()
+
+
+def test_a_runs_error_is_shown_in_the_panel(tmp_path, monkeypatch):
+    (tmp_path / "panel_rewards.py").write_text("async def raises(args, sample, **kwargs):\n"
+                                               "    raise KeyError('answer')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    panel = ControlPanel(tiny_config(tmp_path / "data", num_rollout=2, rollout_batch_size=8, n_samples_per_prompt=4,
+                                     global_batch_size=32, eval_interval=None, custom_rm_path="panel_rewards.raises"),
+                         runs_dir=str(tmp_path / "runs"))
+    panel.launch()
+    panel.wait(timeout=120)
+    assert not panel._run_thread.is_alive()
+    text = html.unescape(re.sub("<[^>]+>", "", panel.status.value))
+    assert text.startswith("RewardError: reward panel_rewards.raises raised KeyError: 'answer' on rollout 0, sample 0")
+    assert panel.history is None
+
+
+def test_launch_does_nothing_while_the_config_is_invalid(panel, tmp_path):
+    panel.set(global_batch_size=12)  # 8 × 4 = 32 samples per rollout: not a multiple of 12
+    assert panel.launch_button.disabled
+    status = panel.status.value
+    panel.launch_button.click()
+    panel.launch()
+    assert panel._run_thread is None and panel.status.value == status
+    assert panel.launch_button.description == "Launch"
+    assert not (tmp_path / "runs").exists()
 
 
 def test_launch_modal_without_credentials_says_what_is_missing(panel):

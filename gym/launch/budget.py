@@ -23,6 +23,10 @@ DEFAULT_MAX_USD = 50.0
 """The budget of a launch that names none, in US dollars."""
 
 
+REFUSED = "not launched, nothing was created: "
+"""How every refusal starts."""
+
+
 class LaunchError(RuntimeError):
     """A launch refused before anything was created, with every reason and what to do."""
 
@@ -81,7 +85,7 @@ def refusal(config, budget: Budget) -> str:
     """Why a launch costs too much, and what fits the budget instead."""
     resolved = config.resolve()
     rollouts = resolved.config.num_rollout
-    lines = [f"not launched, nothing was created: {resolved.name} is estimated at up to "
+    lines = [f"{REFUSED}{resolved.name} is estimated at up to "
              f"${budget.bound_usd:,.2f} for {rollouts} rollouts, over "
              + (f"max_usd=${budget.max_usd:,.2f}" if budget.explicit
                 else f"the ${DEFAULT_MAX_USD:,.0f} allowed without max_usd")]

@@ -7,6 +7,10 @@ log stream drops (a websocket reset), it polls the job status until the job ends
 rest of the logs: a healthy job is never failed for a broken stream. It returns only if the job
 SUCCEEDED; otherwise it raises with the job's last log lines, which the pipeline shows.
 
+While the job runs, rank 0 checks every minute that the pipeline which started the attempt still
+holds the run's lease and heartbeats; if not (its container died, or the run was cancelled or
+taken over) it stops the job, so no attempt trains on unwatched, with nothing bounding its cost.
+
 Other ranks retry `ray start --address=<head>` until the join deadline (the head may be slow to
 come up) and then keep their node alive; Modal commits their checkpoint shards in the background
 and at shutdown, so no commit loop here (a commit reloads, which fails while a save has files
@@ -26,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -35,6 +40,8 @@ DASHBOARD_PORT = 8265
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "STOPPED")
 TAIL_LINES = 40
 """Job log lines kept for the error of a failed attempt."""
+PIPELINE_CHECK_S = 60
+"""Rank 0 looks at the run's lease this often while the job runs (see watch_pipeline)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,42 @@ class ModalHost:
 
     def log_stream(self, client, job_id: str):
         return client.tail_job_logs(job_id)
+
+    def pipeline_alive(self, spec: dict) -> bool:
+        """Whether the run's pipeline still holds the lease and heartbeats (see watch_pipeline)."""
+        import modal
+
+        registry, lease = spec.get("registry"), spec.get("lease")
+        if not registry or not lease:
+            return True
+        record = modal.Dict.from_name(registry["dict"]).get(spec["name"])
+        return pipeline_holds_lease(record, lease["holder"], time.time())
+
+
+def pipeline_holds_lease(record: dict | None, holder: str, now: float) -> bool:
+    """The attempt's pipeline is alive: its record still names it and is live (heartbeating, not finished)."""
+    from gym.launch.runs import is_live
+
+    return bool(record) and record.get("holder") == holder and is_live(record, now)
+
+
+def watch_pipeline(host, spec: dict, stop_job, done, every_s: float = PIPELINE_CHECK_S) -> bool:
+    """Until `done` is set, check every `every_s` that the pipeline which started this attempt is
+    alive; if it is not (its container died, or the run was cancelled or taken over), call
+    `stop_job` and return True. The pipeline is what bounds the run's cost: without it an attempt
+    would train on unwatched until Modal's 24 h limit. A failed look counts as alive."""
+    while not done.wait(every_s):
+        try:
+            alive = host.pipeline_alive(spec)
+        except Exception as err:  # a registry blip must not stop a healthy job
+            print(f"[gym] could not check the pipeline ({type(err).__name__}: {err})", flush=True)
+            continue
+        if not alive:
+            print("[gym] the run's pipeline is gone (no heartbeat, or the run was cancelled or taken over): "
+                  "stopping the job", flush=True)
+            stop_job()
+            return True
+    return False
 
 
 def set_host_ip(ip: str) -> None:
@@ -257,9 +300,15 @@ def submit_job(spec: dict, head_ip: str, host) -> tuple[object, str]:
 
 
 def describe_env(env: dict[str, str], secret_names: list[str]) -> str:
-    """The job environment for the log: values of plain settings, names only for secrets."""
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(env.items()))
+    """The job environment for the log: values of plain settings, names only for secrets (also
+    when a secret's value is in `env`, so a later change to the env cannot print a key)."""
+    hidden = set(secret_names) | SECRET_ENV_NAMES
+    shown = ", ".join(f"{k}=<secret>" if k in hidden else f"{k}={v}" for k, v in sorted(env.items()))
     return f"[gym] job environment: {shown}; secrets inherited from the container: {sorted(secret_names)}"
+
+
+SECRET_ENV_NAMES = {"WANDB_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "MODAL_TOKEN_ID", "MODAL_TOKEN_SECRET"}
+"""Environment variables whose values are never printed."""
 
 
 def _quote(arg: str) -> str:
@@ -286,8 +335,8 @@ def run_cluster(spec: dict, host=None) -> dict:
         while True:  # keep this node in the cluster; Modal ends it when rank 0 returns
             time.sleep(10)
     check_inputs(spec)
-    resume = checkpoints.prepare_resume(spec["checkpoint_dir"])
-    if resume.note:
+    resume = checkpoints.prepare_resume(spec["checkpoint_dir"], checkpoints.saves_data_state(spec["argv"]))
+    if resume.changed:
         host.commit(spec["volumes"]["checkpoints"])
     print(f"[gym] {resume}", flush=True)
     wait_for_nodes(f"{node.head_ip}:{host.ray_port}", spec["num_nodes"], spec["join_timeout_s"])
@@ -296,7 +345,14 @@ def run_cluster(spec: dict, host=None) -> dict:
         if url:
             print(f"[gym] Ray dashboard: {url}", flush=True)
         client, job_id = submit_job(spec, node.head_ip, host)
-        status, log = follow_job(client, job_id, host)
+        done = threading.Event()
+        watcher = threading.Thread(target=watch_pipeline, args=(host, spec, lambda: client.stop_job(job_id), done),
+                                   daemon=True)
+        watcher.start()
+        try:
+            status, log = follow_job(client, job_id, host)
+        finally:
+            done.set()
     host.commit(spec["volumes"]["checkpoints"])  # rank 0's marker and shards, before the pipeline looks
     result = {"status": status, "run": spec["name"], "nodes": spec["num_nodes"],
               "hours": (time.time() - started) / 3600}

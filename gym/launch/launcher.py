@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 
 from gym.launch.app import RunApp, build_run_app, pipeline_usd_per_hour
-from gym.launch.budget import Budget, LaunchError, check_budget
+from gym.launch.budget import REFUSED, Budget, LaunchError, check_budget
 
 __all__ = ["LaunchError", "launch", "missing_credentials", "preflight"]
 
@@ -65,9 +65,10 @@ def missing_credentials() -> str | None:
             + "; in a Modal Notebook you are already signed in")
 
 
-def preflight(run_app: RunApp) -> None:
-    """Raise LaunchError listing every reason the launch would fail, before anything is created."""
-    reasons: list[str] = []
+def preflight(run_app: RunApp, reasons: tuple[str, ...] = ()) -> None:
+    """Raise LaunchError listing every reason the launch would fail (`reasons` found earlier, e.g.
+    the cost bound, then these checks), before anything is created."""
+    reasons = list(reasons)
     if run_app.shipment.refusal:
         reasons.append(run_app.shipment.refusal)
     creds = missing_credentials()
@@ -76,7 +77,7 @@ def preflight(run_app: RunApp) -> None:
     else:
         reasons += _missing_secrets(run_app.secrets)
     if reasons:
-        raise LaunchError("not launched, nothing was created:\n  - " + "\n  - ".join(reasons))
+        raise LaunchError(REFUSED.rstrip(" ") + "\n  - " + "\n  - ".join(reasons))
 
 
 def _missing_secrets(names: tuple[str, ...]) -> list[str]:
@@ -120,11 +121,37 @@ def take_lease(name: str, budget: Budget) -> dict:
     """The run name's lease (runs.acquire), or LaunchError naming the live launch that holds it."""
     from gym.launch import runs
 
+    registry = runs._registry()
     try:
-        return runs.acquire(runs._registry(), name, {"phase": "launching", "detail": "", "max_usd": budget.max_usd,
-                                                     "bound_usd": budget.bound_usd, "spent_usd": 0.0, "attempt": 0})
+        lease = runs.acquire(registry, name, {"phase": "launching", "detail": "", "max_usd": budget.max_usd,
+                                              "bound_usd": budget.bound_usd, "spent_usd": 0.0, "attempt": 0})
     except runs.LeaseHeld as err:
         raise LaunchError(str(err)) from None
+    if lease.get("replaced_app_id"):
+        stop_orphaned_app(registry, name, lease)
+    return lease
+
+
+def stop_orphaned_app(registry, name: str, lease: dict) -> None:
+    """Stop the app of a launch whose pipeline died (its lease expired): a training attempt it
+    started can run on for up to 24 h with no pipeline bounding its cost, into the same checkpoint
+    folder. On failure the name is freed again and the launch refused."""
+    import modal
+    from modal.exception import NotFoundError
+
+    from gym.launch import runs
+
+    app_id = lease["replaced_app_id"]
+    try:
+        modal.App.lookup(app_id).stop()
+    except NotFoundError:
+        return
+    except Exception as err:
+        runs.release(registry, name, lease["holder"])
+        raise LaunchError(f"not launched, nothing was created: the earlier launch of {name!r} (app {app_id}) lost "
+                          f"its pipeline and could not be stopped ({type(err).__name__}: {err}); stop it with "
+                          f"`modal app stop {app_id}` and launch again") from None
+    print(f"[gym] {name}: stopped app {app_id} of the earlier launch (its pipeline had died)", flush=True)
 
 
 def spawn_pipeline(run_app: RunApp, resolved, budget: Budget, lease: dict):
@@ -148,10 +175,23 @@ def spawn_pipeline(run_app: RunApp, resolved, budget: Budget, lease: dict):
     return runs.Run(name, record)
 
 
+def checked_budget(config, run_app: RunApp, max_usd: float | None, stages) -> Budget:
+    """The cost bound and the pre-flight checks together: one LaunchError naming every reason
+    (a run over budget *and* without credentials hears about both at once)."""
+    reasons: list[str] = []
+    budget = None
+    try:
+        budget = check_budget(config, max_usd, stages)
+    except LaunchError as err:
+        text = str(err).removeprefix(REFUSED)
+        reasons.append(text.replace("\n  - ", "\n      - "))
+    preflight(run_app, tuple(reasons))
+    return budget
+
+
 def start_in_running_app(run_app: RunApp, resolved, *, max_usd: float | None = None):
     """`modal run --detach` path (the app already runs): budget, pre-flight, lease, then spawn."""
-    budget = check_budget(resolved.config, max_usd, tuple(run_app.spec["stages"]))
-    preflight(run_app)
+    budget = checked_budget(resolved.config, run_app, max_usd, tuple(run_app.spec["stages"]))
     return spawn_pipeline(run_app, resolved, budget, take_lease(run_app.spec["name"], budget))
 
 
@@ -168,10 +208,9 @@ def launch(config, *, max_usd: float | None = None, stages: tuple[int, ...] | No
 
     config.validate()
     stages = stages or default_stages(config)
-    budget = check_budget(config, max_usd, stages)
     resolved = config.resolve()
     run_app = build_run_app(resolved, stages)
-    preflight(run_app)
+    budget = checked_budget(config, run_app, max_usd, stages)
     lease = take_lease(resolved.name, budget)
     print(f"[gym] {resolved.name}: {budget}", flush=True)
     try:

@@ -74,6 +74,11 @@ def acquire(store: Any, name: str, record: dict, now: float | None = None, ttl_s
             raise LeaseHeld(current)
         # Finished or dead: exactly one launch may replace this holder.
         if _put_new(store, takeover_key(name, current.get("holder", "")), mine["holder"]):
+            if current.get("phase") not in FINISHED and current.get("app_id"):
+                # Its pipeline died, but an attempt it started may still be training (up to 24 h,
+                # with nothing bounding its cost) into the folder this launch will use: the
+                # launcher stops that app before it creates anything (launcher.take_lease).
+                mine["replaced_app_id"] = current["app_id"]
             store[name] = mine
             return mine
         raise LeaseHeld(store.get(name) or current)  # another launch took it over first

@@ -12,27 +12,33 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from gym.datasets import DatasetConfig, LocalDataset
+from gym.errors import UserError
 from gym.paths import DATA_PATH
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """The dataset cannot feed a run: missing file, empty, or missing columns (named)."""
 
 
 @dataclass(frozen=True)
 class Row:
     index: int
-    """Row number in the file."""
+    """Row number in the file, from 0 (as `datasets` numbers it)."""
     prompt: str | list[dict]
     label: str | None
     metadata: dict = field(default_factory=dict)
     """The row's metadata column (slime: `data.get(metadata_key) or {}`)."""
+    line: int | None = None
+    """Line of a .jsonl file the row is on, from 1 as an editor counts it (None for parquet)."""
+    source: str | None = None
+    """The file the row comes from."""
 
 
 def local_files(dataset: DatasetConfig, data_dir: Path) -> tuple[str, str | None]:
@@ -60,50 +66,80 @@ def local_files(dataset: DatasetConfig, data_dir: Path) -> tuple[str, str | None
     return local.prompt_data, eval_path
 
 
-def _jsonl_metadata(path: str, metadata_key: str) -> list | None:
-    """Each line's metadata value exactly as json.loads gives it (datasets would give every row the
-    union of all rows' keys, filled with None), or None if the lines do not parse."""
-    try:
-        return [json.loads(line).get(metadata_key) for line in Path(path).read_text().splitlines() if line.strip()]
-    except (json.JSONDecodeError, AttributeError):
-        return None
-
-
 def load_rows(path: str, input_key: str, label_key: str | None, metadata_key: str = "metadata") -> list[Row]:
-    """Read a .jsonl/.parquet prompt file with `datasets`; check its columns and that it has rows."""
+    """Read a .jsonl/.parquet prompt file with `datasets`; check its columns and that it has rows.
+
+    Every problem is a DataError naming the file and, for a bad row of a .jsonl file, its line
+    number from 1 (what an editor shows), so the user can go straight to it.
+    """
     from datasets import load_dataset
 
     kind = "parquet" if path.endswith(".parquet") else "json"
     if not Path(path).is_file():
-        raise DataError(f"prompt file {path} does not exist")
-    if Path(path).stat().st_size == 0:
+        raise DataError(f"prompt file {path} does not exist" + (" (it is a folder)" if Path(path).is_dir() else ""))
+    try:
+        size = Path(path).stat().st_size
+        records = _jsonl_records(path) if path.endswith(".jsonl") else None
+    except OSError as err:  # unreadable: permissions, a broken mount
+        raise DataError(f"prompt file {path} cannot be read: {err.strerror or err}") from err
+    if size == 0 or records == []:
         raise DataError(f"{path} has no rows")
     import datasets
 
     datasets.disable_progress_bars()  # a prompt file loads in milliseconds; the bars were noise
+    quiet = logging.getLogger("datasets")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # it logs a bad file before raising; the DataError below says it once
     try:
         ds = load_dataset(kind, data_files=path, split="train")
     except Exception as err:  # datasets' own errors name neither the file nor the fix
         raise DataError(f"{path} could not be read as {kind}: {type(err).__name__}: {err}") from err
+    finally:
+        quiet.setLevel(level)
     missing = [k for k in (input_key, label_key) if k and k not in ds.column_names]
     if missing:
         raise DataError(f"{path}: no column(s) {missing}; the columns are {ds.column_names} "
                         "(set the dataset's input_key/label_key)")
     if len(ds) == 0:
         raise DataError(f"{path} has no rows")
-    raw_metadata = _jsonl_metadata(path, metadata_key) if kind == "json" else None
-    if raw_metadata is not None and len(raw_metadata) != len(ds):
-        raw_metadata = None
+    if records is not None and len(records) != len(ds):
+        records = None  # the reader saw the file differently: name rows by index only
+    lines = [number for number, _ in records] if records else None
+    # Each line's metadata exactly as json.loads gives it: datasets would give every row the union
+    # of all rows' keys, filled with None (slime reads the line itself).
+    raw_metadata = [obj.get(metadata_key) for _, obj in records] if records else None
     rows = []
     for i, rec in enumerate(ds):
+        line = lines[i] if lines else None
+        where = f"{path} line {line}" if line else f"{path} row {i}"
         prompt = rec[input_key]
         if not isinstance(prompt, (str, list)) or (isinstance(prompt, list) and not all(
                 isinstance(m, dict) and "role" in m and "content" in m for m in prompt)):
-            raise DataError(f"{path} row {i}: {input_key!r} must be a string or a list of "
+            raise DataError(f"{where}: {input_key!r} must be a string or a list of "
                             f"{{'role', 'content'}} messages, got {prompt!r:.80}")
         metadata = raw_metadata[i] if raw_metadata is not None else rec.get(metadata_key)
-        rows.append(Row(i, prompt, None if label_key is None else rec[label_key], metadata or {}))
+        rows.append(Row(i, prompt, None if label_key is None else rec[label_key], metadata or {}, line, path))
     return rows
+
+
+def _jsonl_records(path: str) -> list[tuple[int, dict]]:
+    """Each row of a .jsonl file with its line number (from 1); a line that is not a JSON object is
+    a DataError naming it (`datasets` would report a byte offset, or nothing)."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                value = json.loads(text.rstrip("\r\n"))
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path} line {number}: not valid JSON ({err.msg}, column {err.colno}): "
+                                f"{text.strip()[:80]!r}") from None
+            if not isinstance(value, dict):
+                raise DataError(f"{path} line {number}: expected a JSON object with the prompt and label, got "
+                                f"{text.strip()[:80]!r}")
+            out.append((number, value))
+    return out
 
 
 def render(prompt: str | list[dict], tokenizer, apply_chat_template: bool) -> str:

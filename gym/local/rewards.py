@@ -32,8 +32,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable
 
+from gym.errors import UserError
 
-class RewardError(ValueError):
+
+class RewardError(UserError):
     """A reward function failed or returned something unusable, for a named sample."""
 
 
@@ -63,7 +65,11 @@ class Sample:
     metadata: dict = field(default_factory=dict)
     """The dataset row's metadata column (slime's --metadata-key, default "metadata"), or {}."""
     dataset_row: int | None = None
-    """Row number of the prompt in the prompt file (gym's, for error messages)."""
+    """Row number of the prompt in the prompt file, from 0 (gym's, for error messages)."""
+    dataset_line: int | None = None
+    """The .jsonl line the row is on, from 1 as an editor counts it (gym's, for error messages)."""
+    dataset_source: str | None = None
+    """The file the row comes from (gym's, for error messages)."""
 
 
 def make_args(config) -> Namespace:
@@ -208,6 +214,9 @@ class Scorer:
 
     def _error(self, sample: Sample, rollout_id: int, what: str) -> RewardError:
         prompt = sample.prompt if isinstance(sample.prompt, str) else sample.prompt[-1].get("content", "")
+        where = f"dataset row {sample.dataset_row}"
+        if sample.dataset_line:  # as an editor counts it
+            where += f", {sample.dataset_source} line {sample.dataset_line}"
         return RewardError(f"reward {self.name} {what} on rollout {rollout_id}, sample {sample.index} "
-                           f"(dataset row {sample.dataset_row}: prompt {str(prompt)[:80]!r}, "
+                           f"({where}: prompt {str(prompt)[:80]!r}, "
                            f"response {sample.response[:80]!r}, label {sample.label!r})")

@@ -16,9 +16,11 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
+from gym.errors import UserError
 from gym.local.history import History
 
 DEFAULT_RUNS_DIR = "runs"
@@ -140,8 +142,6 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
         raise ConfigError(problems, subject=f"local run of {r.name!r}")
     notes = local_notes(c)
     if notes:
-        import sys
-
         for note in notes:
             print(f"gym local: {note}", file=sys.stderr)
     Scorer(c)  # a reward that cannot load fails here, before any work
@@ -154,8 +154,8 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
         state = read_checkpoint_state(ckpt_dir)
         if state is not None:
             if state["fingerprint"] != fingerprint:
-                raise ValueError(f"the checkpoint in {ckpt_dir} belongs to another config or seed; "
-                                 "pass resume=False to start over or give the run another name")
+                raise UserError(f"the checkpoint in {ckpt_dir} belongs to another config or seed; "
+                                "pass resume=False to start over or give the run another name")
             start = state["next_rollout_id"]
     elif run_dir.exists():
         shutil.rmtree(run_dir)
@@ -170,7 +170,7 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     split = not c.colocate
     setup = Setup(config=c, seed=seed, prompt_path=prompt_path, eval_path=eval_path, tokenizer_dir=str(tok_dir),
                   threads=threads or (max(1, cores // 2) if split else cores), device=_device(device),
-                  model_dims=model_dims)
+                  model_dims=model_dims, sys_path=tuple(sys.path))
     (run_dir / "run.json").write_text(json.dumps({"name": r.name, "seed": seed, "train_script": r.train_script,
                                                   "fingerprint": fingerprint, "notes": notes}))
     metrics = JsonlLog(run_dir / "metrics.jsonl", keep_before=start)
@@ -327,6 +327,10 @@ def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> 
     try:
         with _pinned(rollout_cpus):  # the driver, too, stays off the trainer's core
             _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, train_cpus)
+    except ray.exceptions.RayTaskError as err:
+        if isinstance(err.cause, UserError):  # a bad reward or row: the user's error, not Ray's traceback
+            raise err.cause.with_traceback(None) from None
+        raise
     finally:
         if started_ray:
             ray.shutdown()

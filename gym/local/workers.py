@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ class Setup:
     device: str
     model_dims: dict | None = None
     """Toy model dimensions for build_model (hidden=, layers=); None: tiny_architecture's defaults."""
+    sys_path: tuple[str, ...] = ()
+    """The caller's sys.path: a Ray actor adds what it lacks, so that a custom reward module the caller
+    can import (a notebook's folder, a path it added) imports in the actor too."""
 
 
 def span(worker: str, phase: str, rollout_id: int, start: float, end: float) -> dict:
@@ -51,6 +55,7 @@ def _init(setup: Setup, cpus: set[int] | None = None):
 
     if cpus and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cpus)
+    sys.path.extend(p for p in setup.sys_path if p not in sys.path)
     torch.set_num_threads(setup.threads)
     return AutoTokenizer.from_pretrained(setup.tokenizer_dir)
 
@@ -122,7 +127,9 @@ class Generator:
             if c.rollout_max_prompt_len is None or len(ids) <= c.rollout_max_prompt_len:
                 out.append((row, prompt, ids))
         if not out:
-            raise ValueError(f"every prompt is longer than rollout_max_prompt_len={c.rollout_max_prompt_len} tokens")
+            from gym.local.data import DataError
+
+            raise DataError(f"every prompt is longer than rollout_max_prompt_len={c.rollout_max_prompt_len} tokens")
         return out
 
     def load_weights(self, flat, rollout_id: int = -1) -> dict:
@@ -161,7 +168,8 @@ class Generator:
                                   response=tok.decode(tokens, skip_special_tokens=skip_special),
                                   response_length=len(tokens), label=row.label, metadata=copy.deepcopy(row.metadata),
                                   status=Sample.Status.COMPLETED if finished else Sample.Status.TRUNCATED,
-                                  dataset_row=row.index))
+                                  dataset_row=row.index, dataset_line=row.line,
+                                  dataset_source=row.source))
         extras = (None if nucleus is None else nucleus.cpu(), logprobs.cpu())
         return prompt_ids, prompt_mask, responses, response_mask, samples, extras
 

@@ -275,6 +275,80 @@ class SlimeConfig:
         return SlimeConfig(**current)
 
 
+# ---- slime's names, gym's fields ----------------------------------------------------------------
+
+SLIME_NAMES: dict[str, tuple[str, str]] = {
+    "actor_num_gpus_per_node": ("gpus_per_node", "GPUs per node; gym derives slime's training GPUs per node "
+                                "from num_nodes, gpus_per_node, colocate and rollout_num_gpus"),
+    "num_gpus_per_node": ("gpus_per_node", "GPUs per node (Modal container)"),
+    "hf_checkpoint": ("model", "a model preset or its name, e.g. model='Qwen3-4B'"),
+    "load": ("name", "checkpoints live in the run's volume, under the run's name"),
+    "save": ("name", "checkpoints live in the run's volume, under the run's name"),
+    "prompt_data": ("dataset", "e.g. dataset=gym.LocalDataset('rows.jsonl', input_key='input', label_key='label')"),
+    "input_key": ("dataset", "the dataset's input_key, e.g. gym.LocalDataset(path, input_key='question')"),
+    "label_key": ("dataset", "the dataset's label_key, e.g. gym.LocalDataset(path, label_key='answer')"),
+    "apply_chat_template": ("dataset", "the dataset's apply_chat_template"),
+    "rollout_shuffle": ("dataset", "the dataset's rollout_shuffle"),
+    "eval_prompt_data": ("dataset", "the dataset's eval data, e.g. gym.LocalDataset(path, eval_source='test.jsonl')"),
+    "use_wandb": ("wandb", "wandb=gym.WandbConfig(project=..., group=...)"),
+    "wandb_project": ("wandb", "wandb=gym.WandbConfig(project=...)"),
+    "wandb_group": ("wandb", "wandb=gym.WandbConfig(project=..., group=...)"),
+    "wandb_team": ("wandb", "wandb=gym.WandbConfig(project=..., team=...)"),
+}
+"""slime flag names (argparse dests) whose value gym derives from one of its own fields: name ->
+(gym's field, how to set it there)."""
+
+
+def unknown_field_problems(names: dict[str, Any]) -> list[Problem]:
+    """One problem per keyword that is not a SlimeConfig field: a slime flag name gets gym's field
+    for it (or `extra_args` when gym has none), a typo gets the nearest field names."""
+    import difflib
+
+    from gym.errors import Fix
+
+    fields = [f.name for f in dataclasses.fields(SlimeConfig)] + ["actor_num_nodes"]
+    out = []
+    for name, value in names.items():
+        flag = "--" + name.replace("_", "-")
+        if name in SLIME_NAMES:
+            target, how = SLIME_NAMES[name]
+            fix = (Fix({target: value}),) if target == "gpus_per_node" else ()
+            out.append(Problem((name, target), f"{name}={value!r} is slime's {flag}, not a SlimeConfig field: "
+                               f"set {target} instead ({how})", fix, rule="slime_flag_name"))
+            continue
+        from gym.slime.argv import pinned_flags
+
+        near = difflib.get_close_matches(name, fields, n=3, cutoff=0.75)
+        if flag in pinned_flags():
+            out.append(Problem((name, "extra_args"), f"{name}={value!r} is slime's {flag}, which SlimeConfig "
+                               f"has no field for: pass it verbatim", (Fix({"extra_args": [flag, str(value)]}),),
+                               rule="slime_flag_name"))
+        else:
+            out.append(Problem((name,), f"{name} is not a SlimeConfig field"
+                               + (f" (did you mean {' or '.join(near)}?)" if near else ""),
+                               tuple(Fix({n: value}) for n in near), rule="unknown_field"))
+    return out
+
+
+def _named_fields_init(init):
+    """Wrap the dataclass __init__: an unknown keyword (slime's flag name, a typo) is a ConfigError
+    naming gym's field, not Python's bare TypeError."""
+    import functools
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        known = {f.name for f in dataclasses.fields(SlimeConfig)} | {"actor_num_nodes"}
+        unknown = {k: v for k, v in kwargs.items() if k not in known}
+        if unknown:
+            raise ConfigError(unknown_field_problems(unknown), subject="SlimeConfig")
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+SlimeConfig.__init__ = _named_fields_init(SlimeConfig.__init__)
+
+
 # ---- Resolution ----------------------------------------------------------------------------------
 
 PRESET_FIELDS = (
@@ -403,6 +477,11 @@ def resolve(config: SlimeConfig) -> Resolved:
                 derived[name] = f"{model.short_name} preset"
         else:
             values[name] = getattr(config, name)
+    if config.sequence_parallel is None and values["sequence_parallel"] and values["tensor_model_parallel_size"] == 1:
+        # The preset's sequence parallelism assumes the preset's TP; with the user's TP=1 there is no
+        # TP group to split over, so follow the user instead of warning about a value they never set.
+        values["sequence_parallel"] = False
+        derived["sequence_parallel"] = "off: TP=1 (it splits activations over the TP group)"
     if dataset is not config.dataset:
         derived["dataset"] = "course default (GSM8K)"
 
