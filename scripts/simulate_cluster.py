@@ -182,6 +182,10 @@ def kill_group(proc: subprocess.Popen) -> None:
             time.sleep(1.0)
 
 
+RAY_AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+"""Variables through which a caller's Ray token authentication would reach the simulated nodes."""
+
+
 def run_attempt(spec_path: Path, nodes: int, work: Path, drop: bool) -> tuple[int, str]:
     """Start N node processes, wait for rank 0, kill everything. Returns rank 0's code and output."""
     ports = pick_ports(nodes)
@@ -193,7 +197,10 @@ def run_attempt(spec_path: Path, nodes: int, work: Path, drop: bool) -> tuple[in
     # "Authentication token is missing or incorrect".
     home = work / "home"
     home.mkdir(exist_ok=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", "HOME": str(home),
+    # Nor does a container inherit the caller's Ray auth state: a `ray.init()` in the calling
+    # process sets RAY_AUTH_MODE=token in its environment (_enable_token_auth), which children inherit.
+    inherited = {k: v for k, v in os.environ.items() if k not in RAY_AUTH_VARS}
+    env = {**inherited, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", "HOME": str(home),
            "RAY_USAGE_STATS_ENABLED": "0", "RAY_prestart_worker_first_driver": "0"}
     procs = []
     try:

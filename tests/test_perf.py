@@ -343,3 +343,21 @@ def test_out_of_sample_rows_are_marked_and_the_dense_one_holds():
     # from Megatron/vLLM measurements (before: 0.55, 0.46, 0.77, 0.75; the v0.4 off-policy row was 2.2x off).
     moe = [r for r in rows if "30B-A3B" in r.what]
     assert len(moe) >= 4 and all(0.5 <= r.ratio <= 2 for r in moe)
+
+
+def test_saves_further_apart_than_one_modal_attempt_are_warned():
+    from gym.launch.app import TRAIN_TIMEOUT_S
+
+    base = SlimeConfig(model=Qwen3_32B(), num_rollout=3000)
+    slow = base.plan().perf.step_seconds_range[1]
+    sparse = int(TRAIN_TIMEOUT_S / slow) + 5  # one save every >24 h at the estimate's slow end
+    plan = base.replace(save_interval=sparse).plan()
+    warned = [w for w in plan.warnings if w.rule == "saves_within_attempt"]
+    assert len(warned) == 1 and warned[0].fields == ("save_interval",)
+    fixed = warned[0].fixes[0].changes["save_interval"]
+    assert fixed * slow <= TRAIN_TIMEOUT_S
+    assert not any(w.rule == "saves_within_attempt" for w in base.replace(save_interval=fixed).plan().warnings)
+    # a run shorter than one attempt needs no save to go on
+    short = base.replace(num_rollout=20, save_interval=sparse).plan()
+    assert short.perf.run_hours * 3600 < TRAIN_TIMEOUT_S
+    assert not any(w.rule == "saves_within_attempt" for w in short.warnings)

@@ -12,12 +12,13 @@ def test_two_nodes_join_and_the_job_succeeds_although_the_log_stream_drops(tmp_p
     import os
 
     # Run from a HOME where Ray has left an auth token (any local ray.init() writes one, e.g. gym's
-    # local backend): the rehearsal must still work, as a fresh container would.
+    # local backend), and from a process whose ray.init() switched token auth on in its environment
+    # (as an earlier test of this suite does): the rehearsal must still work, as a fresh container would.
     home = tmp_path / "home"
     (home / ".ray").mkdir(parents=True)
     (home / ".ray" / "auth_token").write_text("a" * 64)
     out = subprocess.run([sys.executable, str(SCRIPT), "--nodes", "2", "--drop-log-stream", "--verbose"],
-                         capture_output=True, text=True, timeout=600, env={**os.environ, "HOME": str(home)})
+                         capture_output=True, text=True, timeout=600, env={**os.environ, "HOME": str(home), "RAY_AUTH_MODE": "token"})
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert out.stdout.rstrip().endswith("2 nodes joined; job SUCCEEDED")
     assert "the log stream dropped" in out.stdout  # the fallback ran ...

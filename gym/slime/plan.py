@@ -221,4 +221,27 @@ def _perf(r: Resolved, warnings: tuple[Problem, ...]):
             f"({perf.run_hours_range[0]:.0f}–{perf.run_hours_range[1]:.0f} h), longer than Modal's timeouts and "
             f"retries allow ({limit:.0f} h): it would stop before num_rollout={r.config.num_rollout}",
             (), severity="warning", rule="run_fits_time_limit"),)
+    warnings += _save_spacing_warning(r, perf)
     return perf, limit, warnings
+
+
+def _save_spacing_warning(r: Resolved, perf) -> tuple[Problem, ...]:
+    """Attempts chain past Modal's 24 h limit by resuming from the last save: saves further apart
+    than one attempt (at the estimate's slow end) mean an attempt that ends saving nothing, and
+    the pipeline does not retry an attempt that made no progress."""
+    from gym.errors import Fix
+    from gym.launch.app import TRAIN_TIMEOUT_S
+
+    c = r.config
+    slow = perf.step_seconds_range[1]
+    if perf.run_hours * 3600 <= TRAIN_TIMEOUT_S or slow <= 0:
+        return ()
+    every = c.save_interval or c.num_rollout
+    if every * slow <= TRAIN_TIMEOUT_S:
+        return ()
+    fit = max(1, int(TRAIN_TIMEOUT_S / 2 / slow))
+    return (Problem(
+        ("save_interval",), f"save_interval × seconds per rollout = {every} × ~{slow:.0f} s (slow end) = "
+        f"{every * slow / 3600:.1f} h > {TRAIN_TIMEOUT_S / 3600:.0f} h, Modal's limit per attempt: an attempt "
+        "could end without a save, and a run longer than one attempt goes on only from a save",
+        (Fix({"save_interval": fit}),), severity="warning", rule="saves_within_attempt"),)
