@@ -212,17 +212,17 @@ display(Markdown(
 #
 # Measured here: a tiny model on CPU cores. The real question is 4 nodes of H100s running
 # Qwen3-4B colocated, or 3 + 1 split. gym's performance model estimates each phase of a rollout
-# for each layout; split sync is the split placement's phases added up instead of overlapped.
+# for each layout: with `train.py` the split placement's phases add up; with `train_async.py` they overlap.
 
 # %%
 import gym
 from gym.perf import estimate
-from gym.perf.timing import ROLLOUT_FIXED_S
 from gym.plots import step_time_chart
 
-real = {"colocated, sync": colocated, "split 3 + 1, async": fixed}
+real = {"colocated, sync": colocated, "split 3 + 1, sync": fixed.replace(train_script="train.py"),
+        "split 3 + 1, async": fixed}
 est = {name: estimate(config) for name, config in real.items()}
-split_sync_seconds = sum(est["split 3 + 1, async"].phases.values()) + ROLLOUT_FIXED_S  # added up, not overlapped
+split_sync_seconds = est["split 3 + 1, sync"].step_seconds
 step_time_chart(list(real.values()))
 
 # %%
@@ -239,9 +239,9 @@ display(Markdown(
 gym.compare(list(real.values()), same_work=True)
 
 # %% [markdown]
-# The two runs' rollouts hold different numbers of samples (the split run took the validator's
+# The split runs' rollouts hold fewer samples than the colocated one's (they took the validator's
 # fix: fewer prompts per rollout), so seconds per rollout compare unequal work; the table above
-# gives both the same samples in total and compares hours and dollars.
+# gives all three the same samples in total and compares hours and dollars.
 #
 # ## When each wins
 #

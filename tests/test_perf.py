@@ -99,6 +99,11 @@ def test_phases_and_colocated_adds_split_overlaps():
     assert split.step_seconds == pytest.approx(max(split.phases["generate"], split.phases["log_probs"]
                                                    + split.phases["train"]) + split.phases["update_weights"]
                                                + tm.ROLLOUT_FIXED_S)
+    # placement and schedule are separate: split with slime's train.py adds the phases up
+    split_sync = estimate(SlimeConfig(model=Qwen3_4B(), num_nodes=2, colocate=False, train_script="train.py"))
+    assert split_sync.phases == split.phases
+    assert split_sync.step_seconds == pytest.approx(sum(split.phases.values()) + tm.ROLLOUT_FIXED_S)
+    assert split_sync.step_seconds > split.step_seconds
 
 
 def test_kl_adds_a_reference_log_prob_pass():

@@ -161,7 +161,8 @@ def estimate_resolved(r, *, mean_response_tokens: float | None = None,
     log_probs, train_s = tm.train_phases(c, arch, spec, lay, train, prompt, response)
     phases = {"generate": gen["seconds"], "log_probs": log_probs, "train": train_s,
               "update_weights": tm.update_weights_s(arch, lay), "switch": tm.switch_s(lay, train, rollout)}
-    step = tm.step_s(lay, phases, c.update_weights_interval)
+    step = tm.step_s(lay, phases, c.update_weights_interval,
+                     overlapped=not lay.colocate and r.train_script.endswith("train_async.py"))
     step_range = (step / tm.STEP_RANGE_FACTOR, step * tm.STEP_RANGE_FACTOR)
     lo_s, mid_s, hi_s = tm.STARTUP_S
     hours = (c.num_rollout * step + mid_s) / 3600

@@ -243,9 +243,14 @@ def switch_s(lay, train_parts: dict, rollout_parts: dict) -> float:
     return (sglang + megatron) * (1 / RELEASE_GIB_PER_S + 1 / RESUME_GIB_PER_S)
 
 
-def step_s(lay, phases: dict, update_interval: int = 1) -> float:
-    """Seconds per rollout from its phases: colocated adds up; split overlaps rollout with training."""
-    if lay.colocate:
+def step_s(lay, phases: dict, update_interval: int = 1, overlapped: bool | None = None) -> float:
+    """Seconds per rollout from its phases. Placement and schedule are separate choices: slime's
+    `train.py` (sync) adds the phases up on any placement; only `train_async.py` (split placement)
+    overlaps generating rollout k+1 with training on k, so the slower side sets the pace.
+    `overlapped` defaults to "split" (gym's default script for a split placement)."""
+    if overlapped is None:
+        overlapped = not lay.colocate
+    if not overlapped:
         return sum(phases.values()) + ROLLOUT_FIXED_S
     train_side = phases["log_probs"] + phases["train"]
     return max(phases["generate"], train_side) + phases["update_weights"] / max(update_interval, 1) + ROLLOUT_FIXED_S
