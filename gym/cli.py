@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gym.errors import ConfigError, UserError
+from gym.errors import ConfigError, UserError, modal_error_message
 from gym.launch.budget import LaunchError  # light: no modal import
 
 
@@ -316,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except LaunchError as err:  # refused before anything was created: the message names what is missing
         print(err, file=sys.stderr)
+        return 3
+    except Exception as err:  # the Modal client's own errors (expired token, no access): no traceback
+        message = modal_error_message(err)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 3
 
 

@@ -20,6 +20,16 @@ class UserError(ValueError):
     line prints it without a traceback (exit status 2)."""
 
 
+def modal_error_message(err: BaseException) -> str | None:
+    """What to show for an error raised by the Modal client during a launch (an expired token, a
+    workspace without access, a quota): Modal's own words, without a traceback. None for any other
+    error. Decided by the exception's module, so nothing here imports modal."""
+    if type(err).__module__.split(".")[0] != "modal":
+        return None
+    return (f"Modal refused: {type(err).__name__}: {err}\n(the launch stopped there; if the run's app was "
+            "created, `modal app list` shows it and `modal app stop <id>` stops it)")
+
+
 @dataclass(frozen=True)
 class Fix:
     """One way to make a rule hold: the field values to set (all of them together)."""

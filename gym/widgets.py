@@ -249,8 +249,13 @@ class ControlPanel:
 
         try:
             self.last_launch = launch(self.config, max_usd=self.max_usd.value)
-        except (LaunchError, ConfigError) as err:
-            self.status.value = f"<pre style='color:#c92a2a;white-space:pre-wrap'>{html.escape(str(err))}</pre>"
+        except Exception as err:
+            from gym.errors import modal_error_message
+
+            message = str(err) if isinstance(err, (LaunchError, ConfigError)) else modal_error_message(err)
+            if message is None:
+                raise
+            self.status.value = f"<pre style='color:#c92a2a;white-space:pre-wrap'>{html.escape(message)}</pre>"
             return
         self.status.value = self.last_launch._repr_html_()
         self.status_button.layout.display = None

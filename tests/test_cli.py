@@ -143,3 +143,22 @@ def test_run_on_modal_without_credentials_exits_3_saying_what_is_missing(capsys)
     # the seed's 3000-rollout run is also over the default $50 bound: one message names both
     assert err.startswith("not launched, nothing was created:\n  - ") and "is estimated at up to $" in err
     assert "--max-usd" in err and "python -m gym smoke" in err
+
+
+def test_an_error_from_the_modal_client_exits_3_without_a_traceback(capsys, monkeypatch):
+    # An expired token or a workspace without access surfaces as one of modal's own exceptions
+    # once the launch talks to Modal; the real exception class, raised where launch() would.
+    import modal.exception
+
+    import gym.launch.launcher as launcher
+
+    def refused(config, **kwargs):
+        raise modal.exception.AuthError("Token ID is malformed")
+
+    monkeypatch.setattr(launcher, "launch", refused)
+    assert main(["run", "--backend", "modal", "--rollouts", "1", "--max-usd", "500"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: Modal refused: AuthError: Token ID is malformed") and "Traceback" not in err
+    monkeypatch.setattr(launcher, "launch", lambda config, **kw: 1 / 0)  # a bug keeps its traceback
+    with pytest.raises(ZeroDivisionError):
+        main(["run", "--backend", "modal", "--rollouts", "1", "--max-usd", "500"])

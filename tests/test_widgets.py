@@ -164,6 +164,21 @@ def test_launch_modal_without_credentials_says_what_is_missing(panel):
     assert "nothing was created" in panel.status.value
 
 
+def test_launch_modal_shows_an_error_from_the_modal_client(panel, monkeypatch):
+    import modal.exception
+
+    import gym.launch.launcher as launcher
+
+    def refused(config, **kwargs):
+        raise modal.exception.AuthError("Token ID is malformed")
+
+    monkeypatch.setattr(launcher, "launch", refused)
+    panel.backend.value = "modal"
+    panel.launch_button.click()
+    assert "Modal refused: AuthError: Token ID is malformed" in panel.status.value
+    assert panel.last_launch is None
+
+
 # ---- pictures --------------------------------------------------------------------------------------
 
 def test_gpu_layout_roles_and_groups():
