@@ -185,60 +185,42 @@ def out_of_sample_rows() -> list[Row]:
     MoE efficiencies (timing.MOE_TRAIN_MFU, MOE_LOGPROB_MFU, MOE_DECODE_LAYER_LATENCY_S), set from
     Megatron's pre-training and vLLM's kernel measurements, not from these rows: 0.97, 0.65, 0.51. The
     NeMo-RL v0.6 rows (OOS-4, OOS-5) were added after that: 0.89, 0.83 (0.77, 0.75 without them)."""
-    out: list[Row] = []
     common = dict(rollout_batch_size=64, n_samples_per_prompt=32, global_batch_size=512,
                   rollout_max_response_len=3796, rollout_max_prompt_len=300, max_tokens_per_gpu=8192,
-                  optimizer_cpu_offload=False)
+                  optimizer_cpu_offload=False, num_nodes=4, context_parallel_size=1)
+    moe = dict(model=Qwen3_30B_A3B(), expert_model_parallel_size=8, expert_tensor_parallel_size=1)
+    split = dict(colocate=False, rollout_num_gpus=16)  # "1-step Off": half of the 32 GPUs generate
 
-    # OOS-1: Qwen3-32B, on-policy, 32 x H100: generation TP 4, training TP 4 PP 4; mean seq 3,206; 393 s.
-    c = SlimeConfig(model=Qwen3_32B(), num_nodes=4, tensor_model_parallel_size=4, pipeline_model_parallel_size=4,
-                    rollout_num_gpus_per_engine=4, **common)
-    e = estimate(c, mean_response_tokens=3206 - 300, mean_prompt_tokens=300)
-    out.append(Row("OOS-1", "step s (NeMo-RL Qwen3-32B on-policy)",
-                   "H100 4x8 colocated, 64 x 32, gbs 512, TP4 PP4, gen TP4, seq 300+2906", e.step_seconds, 393.0,
-                   "step", oos=True))
+    def nemo(row: str, what: str, mapping: str, mean_seq: int, measured: float, **layout) -> Row:
+        """One NeMo-RL row: 32 H100s, the shared batches and lengths, its layout, its mean sequence."""
+        e = estimate(SlimeConfig(**common, **layout), mean_response_tokens=mean_seq - 300, mean_prompt_tokens=300)
+        return Row(row, what, f"H100 4x8 {mapping}, 64 x 32, gbs 512, seq 300+{mean_seq - 300}", e.step_seconds,
+                   measured, "step", oos=True)
 
-    # OOS-2: Qwen3-30B-A3B, on-policy, 32 x H100: generation TP 4, training TP 2 EP 8; mean seq 3,154; 225 s.
-    c = SlimeConfig(model=Qwen3_30B_A3B(), num_nodes=4, tensor_model_parallel_size=2, pipeline_model_parallel_size=1,
-                    context_parallel_size=1, expert_model_parallel_size=8, expert_tensor_parallel_size=1,
-                    rollout_num_gpus_per_engine=4, **common)
-    e = estimate(c, mean_response_tokens=3154 - 300, mean_prompt_tokens=300)
-    out.append(Row("OOS-2", "step s (NeMo-RL Qwen3-30B-A3B on-policy)",
-                   "H100 4x8 colocated, 64 x 32, gbs 512, TP2 EP8, gen TP4, seq 300+2854", e.step_seconds, 225.0,
-                   "step", oos=True))
-
-    # OOS-3: Qwen3-30B-A3B, 1-step off-policy, 32 x H100: generation TP 2, training TP 1 EP 8 PP 2; mean seq
-    # 3,158; 244 s. Split 16 + 16 GPUs (gym's train_async layout).
-    c = SlimeConfig(model=Qwen3_30B_A3B(), num_nodes=4, colocate=False, rollout_num_gpus=16,
-                    rollout_num_gpus_per_engine=2, tensor_model_parallel_size=1, pipeline_model_parallel_size=2,
-                    context_parallel_size=1, expert_model_parallel_size=8, expert_tensor_parallel_size=1, **common)
-    e = estimate(c, mean_response_tokens=3158 - 300, mean_prompt_tokens=300)
-    out.append(Row("OOS-3", "step s (NeMo-RL Qwen3-30B-A3B 1-step off)",
-                   "H100 4x8 split 16+16, 64 x 32, gbs 512, TP1 EP8 PP2, gen TP2, seq 300+2858", e.step_seconds,
-                   244.0, "step", oos=True))
-
-    # NeMo-RL v0.6 (docs/about/performance-summary.md at NVIDIA-NeMo/RL@7ea279ab, "NeMo RL v0.6", H100 BF16,
-    # same dataset, lengths, batches and mapping as above); added after the MoE constants were set from
-    # Megatron and vLLM measurements (gym.perf.timing, "Mixture of experts"), never used to set one.
-    # OOS-4: Qwen3-30B-A3B on-policy, 32 x H100: generation TP 2, training TP 1 EP 8; mean seq 3,203; 192 s.
-    c = SlimeConfig(model=Qwen3_30B_A3B(), num_nodes=4, tensor_model_parallel_size=1, pipeline_model_parallel_size=1,
-                    context_parallel_size=1, expert_model_parallel_size=8, expert_tensor_parallel_size=1,
-                    rollout_num_gpus_per_engine=2, **common)
-    e = estimate(c, mean_response_tokens=3203 - 300, mean_prompt_tokens=300)
-    out.append(Row("OOS-4", "step s (NeMo-RL v0.6 30B-A3B on-policy)",
-                   "H100 4x8 colocated, 64 x 32, gbs 512, TP1 EP8, gen TP2, seq 300+2903", e.step_seconds, 192.0,
-                   "step", oos=True))
-
-    # OOS-5: Qwen3-30B-A3B 1-step off-policy, 32 x H100: generation TP 2, training TP 1 EP 8 PP 2; mean seq
-    # 3,201; 152 s. Split 16 + 16 GPUs as OOS-3.
-    c = SlimeConfig(model=Qwen3_30B_A3B(), num_nodes=4, colocate=False, rollout_num_gpus=16,
-                    rollout_num_gpus_per_engine=2, tensor_model_parallel_size=1, pipeline_model_parallel_size=2,
-                    context_parallel_size=1, expert_model_parallel_size=8, expert_tensor_parallel_size=1, **common)
-    e = estimate(c, mean_response_tokens=3201 - 300, mean_prompt_tokens=300)
-    out.append(Row("OOS-5", "step s (NeMo-RL v0.6 30B-A3B 1-step off)",
-                   "H100 4x8 split 16+16, 64 x 32, gbs 512, TP1 EP8 PP2, gen TP2, seq 300+2901", e.step_seconds,
-                   152.0, "step", oos=True))
-    return out
+    return [
+        # Qwen3-32B, on-policy: generation TP 4, training TP 4 PP 4; mean seq 3,206; 393 s.
+        nemo("OOS-1", "step s (NeMo-RL Qwen3-32B on-policy)", "colocated, TP4 PP4, gen TP4", 3206, 393.0,
+             model=Qwen3_32B(), tensor_model_parallel_size=4, pipeline_model_parallel_size=4,
+             rollout_num_gpus_per_engine=4),
+        # Qwen3-30B-A3B, on-policy: generation TP 4, training TP 2 EP 8; mean seq 3,154; 225 s.
+        nemo("OOS-2", "step s (NeMo-RL Qwen3-30B-A3B on-policy)", "colocated, TP2 EP8, gen TP4", 3154, 225.0,
+             **moe, tensor_model_parallel_size=2, pipeline_model_parallel_size=1, rollout_num_gpus_per_engine=4),
+        # Qwen3-30B-A3B, 1-step off-policy: generation TP 2, training TP 1 EP 8 PP 2; mean seq 3,158; 244 s.
+        # Split 16 + 16 GPUs (gym's train_async layout).
+        nemo("OOS-3", "step s (NeMo-RL Qwen3-30B-A3B 1-step off)", "split 16+16, TP1 EP8 PP2, gen TP2", 3158, 244.0,
+             **moe, **split, tensor_model_parallel_size=1, pipeline_model_parallel_size=2,
+             rollout_num_gpus_per_engine=2),
+        # NeMo-RL v0.6 (docs/about/performance-summary.md at NVIDIA-NeMo/RL@7ea279ab, "NeMo RL v0.6", H100
+        # BF16, same dataset, lengths, batches and mapping as above); added after the MoE constants were set
+        # from Megatron and vLLM measurements (gym.perf.timing, "Mixture of experts"), never used to set one.
+        # Qwen3-30B-A3B on-policy: generation TP 2, training TP 1 EP 8; mean seq 3,203; 192 s.
+        nemo("OOS-4", "step s (NeMo-RL v0.6 30B-A3B on-policy)", "colocated, TP1 EP8, gen TP2", 3203, 192.0,
+             **moe, tensor_model_parallel_size=1, pipeline_model_parallel_size=1, rollout_num_gpus_per_engine=2),
+        # Qwen3-30B-A3B 1-step off-policy: generation TP 2, training TP 1 EP 8 PP 2; mean seq 3,201; 152 s.
+        nemo("OOS-5", "step s (NeMo-RL v0.6 30B-A3B 1-step off)", "split 16+16, TP1 EP8 PP2, gen TP2", 3201, 152.0,
+             **moe, **split, tensor_model_parallel_size=1, pipeline_model_parallel_size=2,
+             rollout_num_gpus_per_engine=2),
+    ]
 
 
 NOT_EXPRESSIBLE = {
