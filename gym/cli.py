@@ -142,15 +142,10 @@ def cmd_run(args) -> int:
 
 
 def _launch(config, max_usd, stages=None, follow: bool = False) -> int:
-    """Launch on Modal; a refusal (nothing created) prints its reasons and exits 3."""
-    from gym.launch.budget import LaunchError
+    """Launch on Modal (a refusal, nothing created, is main()'s exit 3 with its reasons)."""
     from gym.launch.launcher import launch
 
-    try:
-        run = launch(config, max_usd=max_usd, stages=stages)
-    except LaunchError as err:
-        print(err, file=sys.stderr)
-        return 3
+    run = launch(config, max_usd=max_usd, stages=stages)
     print(run)
     return follow_run(run) if follow else 0
 
@@ -175,16 +170,12 @@ def follow_run(run) -> int:
 
 def cmd_smoke(args) -> int:
     """The smoke run: its bound first, then (unless --dry-run) launch it and follow it to the end."""
-    from gym.launch.budget import LaunchError, check_budget
+    from gym.launch.budget import check_budget
     from gym.launch.smoke import SMOKE_STAGES, smoke_config
 
     config = smoke_config(num_nodes=args.nodes or 1, colocate=args.colocate is not False)
     plan = config.plan()
-    try:
-        budget = check_budget(config, args.max_usd, SMOKE_STAGES)
-    except LaunchError as err:
-        print(err, file=sys.stderr)
-        return 3
+    budget = check_budget(config, args.max_usd, SMOKE_STAGES)  # over max_usd: main() exits 3
     print(f"smoke run {plan.name}: {plan.num_nodes} node(s) × {plan.gpus_per_node} {plan.gpu_type}, "
           f"${plan.usd_per_hour:,.2f}/h; {budget}")
     print(f"stages: {SMOKE_STAGES[0]} rollouts saved after each, then {SMOKE_STAGES[-1] - SMOKE_STAGES[0]} more "

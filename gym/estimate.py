@@ -30,13 +30,6 @@ class RunEstimate:
                 "(gym.perf estimate: see its assumptions)")
 
 
-def active_params(arch) -> float:
-    """Parameters used per token (MoE: only the routed top-k experts), in parameters."""
-    from gym.perf.memory import active_params as active
-
-    return active(arch)
-
-
 def estimate_run(resolved, plan=None) -> RunEstimate:
     """Estimate a resolved config's run with gym.perf (`plan` is accepted for compatibility)."""
     from gym.perf import estimate_resolved

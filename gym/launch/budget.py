@@ -37,10 +37,9 @@ def cost_bound(config) -> float:
     The one place the launcher reads gym's estimate. Raises ConfigError for an invalid config.
     """
     from gym.estimate import estimate_run
-    from gym.slime.plan import make_plan
 
-    resolved, warnings = config._validated()
-    return float(estimate_run(resolved, make_plan(resolved, warnings)).usd[1])
+    resolved, _ = config._validated()
+    return float(estimate_run(resolved).usd[1])
 
 
 @dataclass(frozen=True)

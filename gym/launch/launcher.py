@@ -158,13 +158,14 @@ def spawn_pipeline(run_app: RunApp, resolved, budget: Budget, lease: dict):
     """Inside a running app: upload local files, spawn the pipeline, record it. Frees the run
     name again if anything fails before the pipeline exists. Returns the Run."""
     from gym.launch import runs
+    from gym.perf import usd_per_hour
 
     name, registry = run_app.spec["name"], runs._registry()
     try:
         _upload(run_app)
         spec = {**run_app.spec, "lease": {"holder": lease["holder"]},
                 "budget": {"max_usd": budget.max_usd, "bound_usd": budget.bound_usd,
-                           "usd_per_hour": _cluster_usd_per_hour(resolved),
+                           "usd_per_hour": usd_per_hour(resolved.config),
                            "cpu_usd_per_hour": pipeline_usd_per_hour()}}
         call = run_app.pipeline.spawn(spec, run_app.function_ids())
     except BaseException:
@@ -193,12 +194,6 @@ def start_in_running_app(run_app: RunApp, resolved, *, max_usd: float | None = N
     """`modal run --detach` path (the app already runs): budget, pre-flight, lease, then spawn."""
     budget = checked_budget(resolved.config, run_app, max_usd, tuple(run_app.spec["stages"]))
     return spawn_pipeline(run_app, resolved, budget, take_lease(run_app.spec["name"], budget))
-
-
-def _cluster_usd_per_hour(resolved) -> float:
-    from gym.slime.plan import make_plan
-
-    return make_plan(resolved).usd_per_hour
 
 
 def launch(config, *, max_usd: float | None = None, stages: tuple[int, ...] | None = None):

@@ -29,18 +29,16 @@ TOKENIZER_MERGES = 0
 (faster), while digits stay single tokens."""
 
 
-def should_run_periodic_action(rollout_id: int, interval: int | None, num_rollout: int | None = None,
-                               num_rollout_per_epoch: int | None = None) -> bool:
-    """slime's rule (slime/utils/misc.py): every `interval` rollouts (counting from 1), at the last
-    rollout when given, and at epoch boundaries when `num_rollout_per_epoch` is given. slime passes
-    that only when --num-rollout is unset (derived from --num-epoch); gym always sets num_rollout,
-    so on slime as here, saves and evals do not follow epochs."""
+def should_run_periodic_action(rollout_id: int, interval: int | None, num_rollout: int | None = None) -> bool:
+    """slime's rule (slime/utils/misc.py): every `interval` rollouts (counting from 1), and at the
+    last rollout when given. slime also acts at epoch boundaries, but only when --num-rollout is
+    unset (derived from --num-epoch); gym always sets num_rollout, so on slime as here, saves and
+    evals do not follow epochs."""
     if not interval:  # None, or 0 (gym's "eval off", never passed to slime): never
         return False
     if num_rollout is not None and rollout_id == num_rollout - 1:
         return True
-    step = rollout_id + 1
-    return step % interval == 0 or (num_rollout_per_epoch is not None and step % num_rollout_per_epoch == 0)
+    return (rollout_id + 1) % interval == 0
 
 
 def local_notes(config) -> list[str]:

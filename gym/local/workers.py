@@ -211,11 +211,6 @@ class Generator:
         out = self.rollout(rollout_id)
         return out.pop("rollout"), out
 
-    @property
-    def rollouts_per_epoch(self) -> int:
-        """slime's num_rollout_per_epoch: prompts (after the length filter) // rollout_batch_size."""
-        return len(self.rows) // self.setup.config.rollout_batch_size
-
     def evaluate(self, rollout_id: int, suffix: str = "") -> dict:
         """Mean reward over every eval prompt × n_samples_per_eval_prompt, as slime's eval: responses
         up to eval_max_response_len (default rollout_max_response_len) tokens, sampled with

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from gym import pricing
 from gym.errors import Problem
 from gym.launch.checkpoints import save_gib
-from gym.launch.resources import TRAIN_CPU_CORES, train_memory_gib
+from gym.launch.resources import TRAIN_CPU_CORES
 from gym.slime.config import Resolved
 
 if TYPE_CHECKING:
@@ -188,9 +188,9 @@ def make_plan(r: Resolved, warnings: list[Problem] | tuple[Problem, ...] = ()) -
     gbs = c.global_batch_size
     steps = r.steps_per_rollout
     perf, limit, warnings = _perf(r, tuple(warnings))
-    price = (pricing.container_usd_per_hour(c.gpu_type, c.gpus_per_node, TRAIN_CPU_CORES,
-                                            train_memory_gib(c.optimizer_cpu_offload)) * c.num_nodes
-             if c.gpu_type in pricing.GPU_USD_PER_SECOND else float("nan"))
+    from gym.perf import usd_per_hour
+
+    price = usd_per_hour(c)
     return Plan(
         name=r.name, model=r.model.model_name, gpu_type=c.gpu_type, num_nodes=c.num_nodes,
         gpus_per_node=c.gpus_per_node, colocate=c.colocate, train_gpus=lay.train_gpus,
