@@ -29,6 +29,14 @@ def _config(answer) -> str | None:
     return None if isinstance(answer, SlimeConfig) else f"expected a SlimeConfig, got {type(answer).__name__}"
 
 
+def _invalid(answer) -> str | None:
+    """Why `answer` is not a valid SlimeConfig (None when it is one)."""
+    if why := _config(answer):
+        return why
+    errors = _valid(answer)
+    return "the config does not validate: " + "; ".join(errors) if errors else None
+
+
 def changed_fields(before, after) -> set[str]:
     """Names of the SlimeConfig fields that differ (models and datasets compared by their repr)."""
     import dataclasses
@@ -86,10 +94,8 @@ PRODUCTION_SAMPLES = 3000 * 64 * 8
 
 def _02_1(answer, **_) -> str | None:
     """The 2-node preset doing the production run's work: the same samples in total."""
-    if why := _config(answer):
+    if why := _invalid(answer):
         return why
-    if errors := _valid(answer):
-        return "the config does not validate: " + "; ".join(errors)
     plan = answer.plan()
     if plan.num_nodes != 2:
         return f"num_nodes={plan.num_nodes}: the exercise asks for 2 nodes"
@@ -138,10 +144,8 @@ def _02_3(answer, *, table=None, **_) -> str | None:
 
 def _03_1(answer, **_) -> str | None:
     """The 3 + 1 split (4 nodes, colocate=False) made valid with 8 optimizer steps per rollout."""
-    if why := _config(answer):
+    if why := _invalid(answer):
         return why
-    if errors := _valid(answer):
-        return "the config does not validate: " + "; ".join(errors)
     plan = answer.plan()
     if (plan.num_nodes, plan.colocate) != (4, False):
         return f"keep the 3 + 1 split: num_nodes=4, colocate=False (got {plan.num_nodes}, {plan.colocate})"
@@ -152,10 +156,8 @@ def _03_1(answer, **_) -> str | None:
 
 def _03_2(answer, **_) -> str | None:
     """Split placement with slime's synchronous schedule."""
-    if why := _config(answer):
+    if why := _invalid(answer):
         return why
-    if errors := _valid(answer):
-        return "the config does not validate: " + "; ".join(errors)
     plan = answer.plan()
     if plan.colocate:
         return "rollout must have its own GPUs (colocate=False)"
