@@ -135,7 +135,8 @@ def volume_names(run_name: str) -> dict[str, str]:
 
 def slime_image(shipment: Shipment):
     """The pinned slime image plus gym (and the user's modules), with an empty HF cache dir
-    so the shared cache volume can mount there."""
+    so the shared cache volume can mount there. Local files come last: modal refuses any build
+    step above them when the image loads (see gym.launch.images)."""
     import modal
 
     image = (modal.Image.from_registry(SLIME_IMAGE)
@@ -158,6 +159,7 @@ def build_run_app(r: Resolved, stages: tuple[int, ...] | None = None) -> RunApp:
     import modal
 
     from gym.launch import pipeline, remote
+    from gym.launch.images import check_functions
 
     c = r.config
     shipment = plan_shipment(r.dataset, c.custom_rm_path)
@@ -199,6 +201,8 @@ def build_run_app(r: Resolved, stages: tuple[int, ...] | None = None) -> RunApp:
         experimental_options={"efa_enabled": True} if multi else None,
     )(train_body)
 
+    check_functions({"pipeline": pipeline_fn, "download_model": download_fn, "prepare_dataset": prepare_fn,
+                     "train": train_fn})
     secrets = tuple(([r.model.hf_secret] if r.model.hf_secret else []) + ([c.wandb.secret_name] if c.wandb else []))
     run_app = RunApp(app=app, download_model=download_fn, prepare_dataset=prepare_fn, train=train_fn,
                      spec=spec, shipment=shipment, pipeline=pipeline_fn, secrets=secrets)
