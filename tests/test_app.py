@@ -23,7 +23,7 @@ def run_app(**kwargs):
 def test_app_is_named_after_the_run_and_has_four_functions():
     ra = run_app(name="my-run", num_nodes=2)
     assert isinstance(ra.app, modal.App)
-    assert ra.app.name == "my-run"
+    assert ra.app.name == "gym-my-run" == ra.spec["app_name"]  # deployed per run (launcher.start)
     assert ra.app.train is ra.train and ra.app.gym is ra
 
 
