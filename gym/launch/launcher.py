@@ -259,8 +259,9 @@ def start(run_app: RunApp, resolved, budget: Budget, services):
         with Heartbeat(registry, name, holder):
             app_id, dashboard_url = services.deploy(run_app)
             services.upload(run_app)
-            lease = runs.update(registry, name, holder, phase="launching", detail="", app_id=app_id,
-                                app_name=run_app.spec["app_name"], dashboard_url=dashboard_url)
+        # After the beats stopped: a beat's read-then-write must not drop the lease's fields.
+        lease = runs.update(registry, name, holder, phase="launching", detail="", app_id=app_id,
+                            app_name=run_app.spec["app_name"], dashboard_url=dashboard_url)
         if lease is None:
             raise LaunchError(f"not launched: the claim on {name!r} was lost while its app was built (cancelled, "
                               f"or taken over after {runs.CLAIM_TTL_S // 60} min without a heartbeat); the app "
