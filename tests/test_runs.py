@@ -203,6 +203,7 @@ def test_a_launch_deploys_the_runs_own_app_then_takes_the_lease_then_spawns(monk
     run = _start(services)
     (deploy, upload, spawn) = services.events
     assert deploy[1] == "gym-order" and deploy[2]["phase"] == runs.BUILDING and "app_id" not in deploy[2]
+    assert deploy[2]["app_name"] == "gym-order"  # a cancel mid-build stops the app by name
     beats = seen[0]
     assert len(beats) >= 4 and {b["phase"] for b in beats} == {runs.BUILDING}
     assert [b["heartbeat"] for b in beats] == sorted(b["heartbeat"] for b in beats) and beats[-1]["heartbeat"] > beats[0][
@@ -264,3 +265,29 @@ def test_a_claim_lost_during_the_build_is_not_launched():
     with pytest.raises(LaunchError, match="claim on 'gone' was lost"):
         _start(services, name="gone")
     assert [e[0] for e in services.events] == ["deploy", "upload"]
+
+
+def test_cancel_marks_the_run_cancelled_first_then_stops_its_calls_and_its_app():
+    """Run.cancel(): the final phase first (so the pipeline and the cluster stop themselves even if
+    a stop fails), then the training and pipeline calls, then the run's deployed app."""
+    store = DictStore()
+    holder = runs.acquire(store, "stop-me", {"phase": "training"})["holder"]
+    runs.update(store, "stop-me", holder, app_id="ap-1", app_name="gym-stop-me", train_call_id="fc-t",
+                pipeline_call_id="fc-p")
+    order = []
+
+    class Stopper:
+        def call(self, call_id):
+            order.append((call_id, runs.read_record(store, "stop-me")["phase"]))
+
+        def app(self, app):
+            order.append((app, runs.read_record(store, "stop-me")["phase"]))
+
+    runs.cancel_run(store, "stop-me", Stopper())
+    assert order == [("fc-t", "cancelled"), ("fc-p", "cancelled"), ("ap-1", "cancelled")]
+    assert runs.update(store, "stop-me", holder, phase="training") is None  # the pipeline's next beat stops it
+    # A launch interrupted before it recorded its app id: the app is stopped by the run's app name.
+    runs.acquire(store, "half", {"phase": runs.BUILDING, "app_name": "gym-half"})  # as launcher.take_lease claims
+    order.clear()
+    runs.cancel_run(store, "half", Stopper())
+    assert order == [("gym-half", "cancelled")]

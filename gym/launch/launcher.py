@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 
-from gym.launch.app import RunApp, build_run_app, pipeline_usd_per_hour
+from gym.launch.app import RunApp, app_name, build_run_app, pipeline_usd_per_hour
 from gym.launch.budget import REFUSED, Budget, LaunchError, check_budget
 
 __all__ = ["LaunchError", "launch", "missing_credentials", "preflight"]
@@ -132,8 +132,8 @@ def take_lease(registry, name: str, budget: Budget) -> dict:
 
     try:
         claim = runs.acquire(registry, name, {"phase": runs.BUILDING, "detail": "building the image and deploying",
-                                              "max_usd": budget.max_usd, "bound_usd": budget.bound_usd,
-                                              "spent_usd": 0.0, "attempt": 0})
+                                              "app_name": app_name(name), "max_usd": budget.max_usd,
+                                              "bound_usd": budget.bound_usd, "spent_usd": 0.0, "attempt": 0})
     except runs.LeaseHeld as err:
         raise LaunchError(str(err)) from None
     if claim.get("replaced_app_id"):

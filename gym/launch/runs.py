@@ -302,32 +302,9 @@ class Run:
             time.sleep(poll_s)
 
     def cancel(self) -> RunStatus:
-        """Stop the run now. Its phase becomes "cancelled" first, and that is final (see
-        final_key): the pipeline and the training cluster's watcher stop at their next look even
-        if a stop below fails. Then the pipeline call, the training call and the run's deployed
-        app are stopped (stopping the app terminates every container still in it). Checkpoints
-        stay on the volume, so a later launch of the same config resumes."""
-        import modal
-        from modal.exception import NotFoundError
-
-        registry = _registry()
-        record = self.record()
-        if record.get("phase") not in FINISHED:
-            update(registry, self.name, record["holder"], phase="cancelled", detail="cancelled by the user")
-        for key in ("train_call_id", "pipeline_call_id"):
-            if record.get(key):
-                try:
-                    modal.FunctionCall.from_id(record[key]).cancel(terminate_containers=True)
-                except Exception as err:  # already finished: nothing to cancel
-                    print(f"[gym] {key} {record[key]}: {err}")
-        # By id (the deployment this launch made); by name if the launch was interrupted before
-        # it recorded the id. The same call as `modal app stop`.
-        app = record.get("app_id") or record.get("app_name")
-        if app:
-            try:
-                modal.App.lookup(app).stop()
-            except NotFoundError:  # never deployed, or already stopped
-                pass
+        """Stop the run now (see cancel_run); checkpoints stay on the volume, so a later launch of
+        the same config resumes."""
+        cancel_run(_registry(), self.name, ModalStopper())
         return self.status()
 
     # ---- showing --------------------------------------------------------------------------------
@@ -347,6 +324,50 @@ class Run:
         return (f"<b>{name}</b> launched on Modal (detached): <a href='{url}' target='_blank'>{url}</a><br>"
                 f"<code>gym.attach({name!r}).status()</code> · <code>.logs(tail=100)</code> · "
                 f"<code>.cancel()</code>")
+
+
+def cancel_run(store: Any, name: str, stopper) -> dict:
+    """Stop the run `name`. Its phase becomes "cancelled" first, and that is final (see final_key):
+    the pipeline and the training cluster's watcher stop at their next look even if a stop below
+    fails. Then the training call, the pipeline call and the run's deployed app are stopped
+    (`stopper.call(id)`, `stopper.app(id or name)`); stopping the app terminates every container
+    still in it. Returns the record as it stood before."""
+    record = read_record(store, name)
+    if record is None:
+        raise KeyError(f"no run named {name!r} in the Modal Dict {REGISTRY!r}")
+    if record.get("phase") not in FINISHED:
+        update(store, name, record["holder"], phase="cancelled", detail="cancelled by the user")
+    for key in ("train_call_id", "pipeline_call_id"):
+        if record.get(key):
+            stopper.call(record[key])
+    # By id (the deployment this launch made); by name if the launch was interrupted before it
+    # recorded the id (the name is this run's: it holds the lease).
+    app = record.get("app_id") or record.get("app_name")
+    if app:
+        stopper.app(app)
+    return record
+
+
+class ModalStopper:
+    """What cancel_run asks of Modal."""
+
+    def call(self, call_id: str) -> None:
+        import modal
+
+        try:
+            modal.FunctionCall.from_id(call_id).cancel(terminate_containers=True)
+        except Exception as err:  # already finished: nothing to cancel
+            print(f"[gym] {call_id}: {err}")
+
+    def app(self, app: str) -> None:
+        """The same call as `modal app stop` (modal/cli/app.py: AppStop), by app id or name."""
+        import modal
+        from modal.exception import NotFoundError
+
+        try:
+            modal.App.lookup(app).stop()
+        except NotFoundError:  # never deployed, or already stopped
+            pass
 
 
 def attach(name: str) -> Run:
