@@ -291,3 +291,23 @@ def test_cancel_marks_the_run_cancelled_first_then_stops_its_calls_and_its_app()
     order.clear()
     runs.cancel_run(store, "half", Stopper())
     assert order == [("gym-half", "cancelled")]
+
+
+def test_modal_run_entrypoint_is_launch_into_the_runs_deployed_app(monkeypatch, capsys):
+    """`modal run script.py` runs the same launch() (deploying gym-<run>), not a spawn inside the
+    ephemeral app of `modal run`, whose detached mode keeps only the last triggered function alive."""
+    import warnings
+
+    import gym.launch.launcher as launcher
+    from gym.launch.smoke import SMOKE_STAGES, smoke_config
+
+    calls = []
+    monkeypatch.setattr(launcher, "launch", lambda config, **kw: calls.append((config.name, kw)) or "launched")
+    config = smoke_config()
+    ra = build_run_app(config.resolve(), SMOKE_STAGES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # registered_entrypoints is deprecated, with no replacement yet
+        main = ra.app.registered_entrypoints["main"].info.raw_f
+    main(max_usd=7.0)
+    assert calls == [(config.name, {"max_usd": 7.0, "stages": SMOKE_STAGES})]
+    assert "launched" in capsys.readouterr().out
