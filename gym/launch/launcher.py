@@ -164,14 +164,14 @@ def stop_orphaned_app(registry, name: str, lease: dict) -> None:
 
 
 class Heartbeat:
-    """While the launch builds and deploys, beat its claim every `every_s` from a thread of the
-    launching process (runs.update with no fields: only the heartbeat changes). Stops on exit."""
+    """While the launch builds and deploys, beat its claim every runs.HEARTBEAT_S from a thread of
+    the launching process (runs.update with no fields: only the heartbeat changes). Stops on exit."""
 
-    def __init__(self, registry, name: str, holder: str, every_s: float | None = None):
+    def __init__(self, registry, name: str, holder: str):
         from gym.launch.runs import HEARTBEAT_S
 
         self.registry, self.name, self.holder = registry, name, holder
-        self.every_s = HEARTBEAT_S if every_s is None else every_s
+        self.every_s = HEARTBEAT_S
         self._stop = None
         self._thread = None
 

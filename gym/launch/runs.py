@@ -16,7 +16,7 @@ the launching process itself and live for `CLAIM_TTL_S` only. A long build there
 the run as "lost" and cannot lose its name to a second launch; a launcher that dies mid-build
 (a closed laptop, a dead kernel) frees the name within CLAIM_TTL_S. Once the app exists the
 claim becomes the lease proper (phase "launching", with the app id), which the pipeline
-heartbeats from then on (see launcher.launch).
+heartbeats from then on (see launcher.start).
 
 A finished phase (`FINISHED`: succeeded, failed, cancelled, stopped) is final. `update` writes it
 first under its own key, `final_key(name, holder)`, with an atomic put-if-absent, so exactly one
