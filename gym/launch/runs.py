@@ -264,7 +264,8 @@ class Run:
         """The last `tail` log lines of the run's app (pipeline and training containers)."""
         import modal
 
-        app = modal.App.lookup(self.record()["app_id"])
+        record = self.record()
+        app = modal.App.lookup(record.get("app_id") or record["app_name"])  # by name while it still builds
         return "".join(entry.message for entry in app.logs.tail(tail))
 
     def checkpoints(self) -> list[int]:
