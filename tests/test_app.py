@@ -23,7 +23,7 @@ def run_app(**kwargs):
 def test_app_is_named_after_the_run_and_has_four_functions():
     ra = run_app(name="my-run", num_nodes=2)
     assert isinstance(ra.app, modal.App)
-    assert ra.app.name == "my-run"
+    assert ra.app.name == "gym-my-run" == ra.spec["app_name"]  # deployed per run (launcher.start)
     assert ra.app.train is ra.train and ra.app.gym is ra
 
 
@@ -154,3 +154,52 @@ def test_launch_refuses_invalid_config_before_modal():
 
     with pytest.raises(ConfigError):
         launch(SlimeConfig(num_nodes=0))
+
+
+# ---- images modal can load -------------------------------------------------------------------------
+
+def _every_function_gym_builds():
+    """Every Modal function gym builds, by name: the run app's (colocated, and split on 2 nodes)
+    and the serve app's."""
+    from gym.launch.serve import build_serve_app
+
+    out = {}
+    for label, kwargs in (("train", {"name": "img-colo"}), ("split train", {"name": "img-split", "num_nodes": 2,
+                                                                              "colocate": False})):
+        ra = run_app(**kwargs)
+        for fn in ("pipeline", "download_model", "prepare_dataset", "train"):
+            out[f"{label}: {fn}"] = getattr(ra, fn)
+    config = SlimeConfig(name="img-serve")
+    serving = build_serve_app(config, max_usd=100)
+    out["serve: evaluate"], out["serve: serve"] = serving.evaluate, serving.serve
+    return out
+
+
+def test_every_image_gym_builds_has_no_build_step_above_local_files():
+    """modal refuses, when the image loads, a build step (.env, .run_commands, ...) above
+    add_local_* files; Function.info() cannot show it, so walk each image's layers."""
+    from gym.launch.images import check_image, function_image
+
+    functions = _every_function_gym_builds()
+    assert len(functions) == 10
+    for where, fn in functions.items():
+        layers = check_image(function_image(fn), where)  # modal's own _assert_no_mount_layers, per build step
+        kinds = [layer.kind for layer in layers]
+        assert "local files" in kinds, where  # gym itself travels as local files
+        first_files = kinds.index("local files")
+        assert "build step" not in kinds[first_files:], f"{where}: {layers}"
+
+
+def test_the_image_walk_raises_modals_own_error_and_allows_copied_files():
+    from modal.exception import InvalidError
+
+    from gym.launch.images import check_image
+
+    bad = modal.Image.debian_slim().add_local_python_source("gym").env({"A": "1"})
+    with pytest.raises(InvalidError, match=r"(?s)the build step 'env' sits above local files.*"
+                                           r"An image tried to run a build step after using `image.add_local_\*`"):
+        check_image(bad, "bad")
+    copied = modal.Image.debian_slim().add_local_python_source("gym", copy=True).env({"A": "1"})
+    assert [layer.kind for layer in check_image(copied)] == ["build step"] * 3  # copy=True is a build step
+    stacked = modal.Image.debian_slim().add_local_python_source("gym").add_local_python_source("json")
+    assert [layer.kind for layer in check_image(stacked)] == ["build step", "local files", "local files"]

@@ -16,6 +16,13 @@ No checkpoint conversion function: the pinned slime loads a Hugging Face directo
 --ref-load directly (for qwen3 and qwen3_moe model types), so Megatron torch_dist conversion
 is not needed for the bundled models.
 
+The app is named `gym-<run name>` and `launch()` *deploys* it (one deployed app per run) rather
+than running it detached: in a detached `app.run`, Modal keeps only the last triggered function
+alive once the client has gone (modal's `cli/run.py` warns so), and a run's pipeline spawns its
+successor every 23.5 h. A deployed app keeps every function callable until it is stopped, so the
+run's lifetime is the pipeline's alone; `Run.cancel()` stops the app (terminating every container
+in it). Idle, it costs nothing (no web endpoint, no schedule, no warm container).
+
 Volumes are per run (`<run>-data`, `<run>-checkpoints`); only the HF cache is shared. A new
 attempt finds the same checkpoint folder and slime resumes from its latest save
 (`--load` = `--save`), with the next rollout id.
@@ -96,6 +103,7 @@ def run_spec(r: Resolved, shipment: Shipment, stages: tuple[int, ...] | None = N
     required_env = ["WANDB_API_KEY"] if c.wandb is not None else []
     return {
         "name": r.name,
+        "app_name": app_name(r.name),
         "num_nodes": c.num_nodes,
         "gpus_per_node": c.gpus_per_node,
         "ray_cpus_per_node": int(TRAIN_CPU_CORES),
@@ -129,13 +137,25 @@ def pipeline_usd_per_hour() -> float:
             + pricing.MEMORY_USD_PER_GIB_SECOND * PIPELINE_MEMORY_MIB / 1024) * 3600 * NONPREEMPTIBLE_PRICE_FACTOR
 
 
+APP_PREFIX = "gym-"
+"""A run's app is deployed as `gym-<run name>` (runs are validated to at most 52 characters, so
+this stays within Modal's 64)."""
+
+
+def app_name(run_name: str) -> str:
+    """The name of the run's deployed app: one app per run, deployed by launch(), stopped by
+    Run.cancel(); a relaunch of the same run redeploys it."""
+    return f"{APP_PREFIX}{run_name}"
+
+
 def volume_names(run_name: str) -> dict[str, str]:
     return {"hf_cache": HF_CACHE_VOLUME, "data": f"{run_name}-data", "checkpoints": f"{run_name}-checkpoints"}
 
 
 def slime_image(shipment: Shipment):
     """The pinned slime image plus gym (and the user's modules), with an empty HF cache dir
-    so the shared cache volume can mount there."""
+    so the shared cache volume can mount there. Local files come last: modal refuses any build
+    step above them when the image loads (see gym.launch.images)."""
     import modal
 
     image = (modal.Image.from_registry(SLIME_IMAGE)
@@ -158,6 +178,7 @@ def build_run_app(r: Resolved, stages: tuple[int, ...] | None = None) -> RunApp:
     import modal
 
     from gym.launch import pipeline, remote
+    from gym.launch.images import check_functions
 
     c = r.config
     shipment = plan_shipment(r.dataset, c.custom_rm_path)
@@ -173,7 +194,7 @@ def build_run_app(r: Resolved, stages: tuple[int, ...] | None = None) -> RunApp:
     if c.wandb is not None:
         train_secrets.append(modal.Secret.from_name(c.wandb.secret_name, required_keys=["WANDB_API_KEY"]))
 
-    app = modal.App(r.name, tags={"gym.model": r.model.short_name, "gym.nodes": str(c.num_nodes)})
+    app = modal.App(spec["app_name"], tags={"gym.model": r.model.short_name, "gym.nodes": str(c.num_nodes)})
     download_fn = app.function(image=image, volumes={HF_CACHE_PATH: hf_cache}, secrets=hf_secrets,
                                timeout=4 * 3600)(remote.download_model)
     prepare_fn = app.function(image=image, volumes={DATA_PATH: data, HF_CACHE_PATH: hf_cache},
@@ -199,6 +220,8 @@ def build_run_app(r: Resolved, stages: tuple[int, ...] | None = None) -> RunApp:
         experimental_options={"efa_enabled": True} if multi else None,
     )(train_body)
 
+    check_functions({"pipeline": pipeline_fn, "download_model": download_fn, "prepare_dataset": prepare_fn,
+                     "train": train_fn})
     secrets = tuple(([r.model.hf_secret] if r.model.hf_secret else []) + ([c.wandb.secret_name] if c.wandb else []))
     run_app = RunApp(app=app, download_model=download_fn, prepare_dataset=prepare_fn, train=train_fn,
                      spec=spec, shipment=shipment, pipeline=pipeline_fn, secrets=secrets)
@@ -206,11 +229,12 @@ def build_run_app(r: Resolved, stages: tuple[int, ...] | None = None) -> RunApp:
     app.pipeline = pipeline_fn
 
     def main(max_usd: float = 0.0) -> None:
-        """`modal run --detach <your script> [--max-usd N]`: the same checks as launch(), then the
-        pipeline is spawned inside Modal (0: the default bound)."""
-        from gym.launch.launcher import start_in_running_app
+        """`modal run <your script> [--max-usd N]`: launch() itself (0: the default bound). The run
+        lives in its own deployed app, `gym-<run name>`; the ephemeral app of `modal run` only
+        carries this entrypoint, so nothing depends on what a detached app keeps alive."""
+        from gym.launch.launcher import launch
 
-        print(start_in_running_app(run_app, r, max_usd=max_usd or None))
+        print(launch(r.config.replace(name=r.name), max_usd=max_usd or None, stages=tuple(spec["stages"])))
 
     # A local entrypoint runs only here, never in a container, so it may close over this run;
     # Modal's global-scope check is meant for functions it imports remotely.

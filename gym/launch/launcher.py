@@ -1,4 +1,5 @@
-"""Launching a run on Modal: every check first, then the pipeline is spawned inside Modal.
+"""Launching a run on Modal: every check first, then the run's own app is deployed and the
+pipeline spawned inside Modal.
 
 `launch()` is what a notebook, the CLI and the control panel call. In this order, and before
 anything is created:
@@ -8,21 +9,28 @@ anything is created:
 3. user code must be able to travel (see shipping.py);
 4. credentials, decided offline (`missing_credentials`): a token, an OAuth profile, or *inside a
    Modal container* (a Modal Notebook kernel), the container's own identity;
-5. the named secrets exist;
-6. no live launch holds the run name (runs.acquire takes the lease).
+5. the named secrets exist.
 
-Then the app runs detached, local files are uploaded, and the `pipeline` function is spawned:
-download -> prepare -> training attempts run inside Modal, so the kernel or laptop may go away.
-The returned `Run` handle (also `gym.attach(name)`) reads status, logs and checkpoints, waits and
-cancels. From a terminal, `modal run --detach your_script.py` does the same through the app's
-local entrypoint.
+Then `start()`:
+
+6. the run name is claimed (runs.acquire, phase "building"): refused, naming the live launch
+   that holds it; the claim is heartbeated by this process while the next step runs;
+7. the run's app is deployed as `gym-<run name>` (images built, functions created; see app.py
+   for why deployed and not detached), local files are uploaded;
+8. the claim becomes the lease (phase "launching", with the app id);
+9. the `pipeline` function is spawned: download -> prepare -> training attempts run inside
+   Modal, so the kernel or laptop may go away.
+
+The name is freed again only if the pipeline was never spawned. The returned `Run` handle (also
+`gym.attach(name)`) reads status, logs and checkpoints, waits and cancels. From a terminal,
+`modal run your_script.py` calls the same launch() through the app's local entrypoint.
 """
 
 from __future__ import annotations
 
 import os
 
-from gym.launch.app import RunApp, build_run_app, pipeline_usd_per_hour
+from gym.launch.app import RunApp, app_name, build_run_app, pipeline_usd_per_hour
 from gym.launch.budget import REFUSED, Budget, LaunchError, check_budget
 
 __all__ = ["LaunchError", "launch", "missing_credentials", "preflight"]
@@ -117,19 +125,20 @@ def _upload(run_app: RunApp) -> None:
             batch.put_file(local, remote_path.removeprefix(DATA_PATH))
 
 
-def take_lease(name: str, budget: Budget) -> dict:
-    """The run name's lease (runs.acquire), or LaunchError naming the live launch that holds it."""
+def take_lease(registry, name: str, budget: Budget) -> dict:
+    """The run name's claim (runs.acquire, phase "building"), or LaunchError naming the live launch
+    that holds it. A dead launch's app is stopped first (stop_orphaned_app)."""
     from gym.launch import runs
 
-    registry = runs._registry()
     try:
-        lease = runs.acquire(registry, name, {"phase": "launching", "detail": "", "max_usd": budget.max_usd,
+        claim = runs.acquire(registry, name, {"phase": runs.BUILDING, "detail": "building the image and deploying",
+                                              "app_name": app_name(name), "max_usd": budget.max_usd,
                                               "bound_usd": budget.bound_usd, "spent_usd": 0.0, "attempt": 0})
     except runs.LeaseHeld as err:
         raise LaunchError(str(err)) from None
-    if lease.get("replaced_app_id"):
-        stop_orphaned_app(registry, name, lease)
-    return lease
+    if claim.get("replaced_app_id"):
+        stop_orphaned_app(registry, name, claim)
+    return claim
 
 
 def stop_orphaned_app(registry, name: str, lease: dict) -> None:
@@ -154,26 +163,121 @@ def stop_orphaned_app(registry, name: str, lease: dict) -> None:
     print(f"[gym] {name}: stopped app {app_id} of the earlier launch (its pipeline had died)", flush=True)
 
 
-def spawn_pipeline(run_app: RunApp, resolved, budget: Budget, lease: dict):
-    """Inside a running app: upload local files, spawn the pipeline, record it. Frees the run
-    name again if anything fails before the pipeline exists. Returns the Run."""
-    from gym.launch import runs
+class Heartbeat:
+    """While the launch builds and deploys, beat its claim every runs.HEARTBEAT_S from a thread of
+    the launching process (runs.update with no fields: only the heartbeat changes). Stops on exit."""
+
+    def __init__(self, registry, name: str, holder: str):
+        from gym.launch.runs import HEARTBEAT_S
+
+        self.registry, self.name, self.holder = registry, name, holder
+        self.every_s = HEARTBEAT_S
+        self._stop = None
+        self._thread = None
+
+    def _run(self) -> None:
+        from gym.launch import runs
+
+        while not self._stop.wait(self.every_s):
+            try:
+                if runs.update(self.registry, self.name, self.holder) is None:
+                    return  # cancelled or taken over: the launch finds out when it writes the lease
+            except Exception as err:  # a registry blip: the next beat may pass (CLAIM_TTL_S allows 3)
+                print(f"[gym] {self.name}: heartbeat failed ({type(err).__name__}: {err})", flush=True)
+
+    def __enter__(self) -> Heartbeat:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"gym-claim-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class ModalLaunch:
+    """What a launch asks of Modal once the checks passed: the run registry, deploying the run's
+    app, uploading local files, spawning the pipeline. `start` takes any object with these
+    attributes: tests pass plain ones (a dict-like registry, in-process deploy and spawn)."""
+
+    def __init__(self):
+        from gym.launch import runs
+
+        self.registry = runs._registry()
+
+    def deploy(self, run_app: RunApp) -> tuple[str, str]:
+        """Deploy the run's app as `gym-<run name>` (images built, functions created); returns its
+        app id and dashboard URL. "recreate": any container of an earlier deployment of this name
+        is terminated before the new one starts (the lease says no live run uses it)."""
+        import modal
+
+        with modal.enable_output():
+            run_app.app.deploy(name=run_app.spec["app_name"], strategy="recreate")
+        return run_app.app.app_id, run_app.app.get_dashboard_url()
+
+    def upload(self, run_app: RunApp) -> None:
+        _upload(run_app)
+
+    def spawn(self, run_app: RunApp, spec: dict):
+        """Spawn the deployed app's pipeline with the object ids of the app's functions, by which
+        it finds them (and itself, to hand over to its successor) with `modal.Function.from_id`."""
+        return run_app.pipeline.spawn(spec, run_app.function_ids())
+
+
+def pipeline_spec(run_app: RunApp, resolved, budget: Budget, holder: str) -> dict:
+    """The run spec the pipeline gets: the app's, plus the lease it heartbeats and the budget."""
     from gym.perf import usd_per_hour
 
-    name, registry = run_app.spec["name"], runs._registry()
+    return {**run_app.spec, "lease": {"holder": holder},
+            "budget": {"max_usd": budget.max_usd, "bound_usd": budget.bound_usd,
+                       "usd_per_hour": usd_per_hour(resolved.config), "cpu_usd_per_hour": pipeline_usd_per_hour()}}
+
+
+def start(run_app: RunApp, resolved, budget: Budget, services):
+    """After every check passed: claim the name, deploy the run's app, turn the claim into the
+    lease, spawn the pipeline. Returns the Run.
+
+    - The name is held from the start by a "building" claim that this process heartbeats while
+      the image builds and the app deploys (runs.CLAIM_TTL_S), so a long build never shows the run
+      as lost and no second launch can take the name meanwhile.
+    - The lease proper (phase "launching", the app id) is written once the app's objects exist;
+      the pipeline heartbeats it from its first step.
+    - The name is freed only if the pipeline was never spawned: once `spawn` returned, an
+      interruption or error (a Ctrl-C, a failed record write) leaves the run and its lease alone.
+      A Ctrl-C *during* the spawn frees the name; a pipeline that started anyway finds no lease at
+      its first heartbeat and stops before it starts anything.
+    """
+    from gym.launch import runs
+
+    name, registry = resolved.name, services.registry
+    holder = take_lease(registry, name, budget)["holder"]
+    call = None
     try:
-        _upload(run_app)
-        spec = {**run_app.spec, "lease": {"holder": lease["holder"]},
-                "budget": {"max_usd": budget.max_usd, "bound_usd": budget.bound_usd,
-                           "usd_per_hour": usd_per_hour(resolved.config),
-                           "cpu_usd_per_hour": pipeline_usd_per_hour()}}
-        call = run_app.pipeline.spawn(spec, run_app.function_ids())
+        with Heartbeat(registry, name, holder):
+            app_id, dashboard_url = services.deploy(run_app)
+            services.upload(run_app)
+        # After the beats stopped: a beat's read-then-write must not drop the lease's fields.
+        lease = runs.update(registry, name, holder, phase="launching", detail="", app_id=app_id,
+                            app_name=run_app.spec["app_name"], dashboard_url=dashboard_url)
+        if lease is None:
+            raise LaunchError(f"not launched: the claim on {name!r} was lost while its app was built (cancelled, "
+                              f"or taken over after {runs.CLAIM_TTL_S // 60} min without a heartbeat); the app "
+                              f"{run_app.spec['app_name']} was deployed but runs nothing: launch again")
+        call = services.spawn(run_app, pipeline_spec(run_app, resolved, budget, holder))
     except BaseException:
-        runs.release(registry, name, lease["holder"])
+        if call is None:
+            runs.release(registry, name, holder)
         raise
-    record = runs.update(registry, name, lease["holder"], pipeline_call_id=call.object_id,
-                         app_id=run_app.app.app_id, dashboard_url=run_app.app.get_dashboard_url())
-    return runs.Run(name, record)
+    try:
+        record = runs.update(registry, name, holder, pipeline_call_id=call.object_id)
+    except BaseException:
+        print(f"[gym] {name}: the pipeline was started and keeps running (interrupted after it started): "
+              f"gym.attach({name!r}).status(), .cancel() stops it", flush=True)
+        raise
+    return runs.Run(name, record or runs.read_record(registry, name))
 
 
 def checked_budget(config, run_app: RunApp, max_usd: float | None, stages) -> Budget:
@@ -190,29 +294,15 @@ def checked_budget(config, run_app: RunApp, max_usd: float | None, stages) -> Bu
     return budget
 
 
-def start_in_running_app(run_app: RunApp, resolved, *, max_usd: float | None = None):
-    """`modal run --detach` path (the app already runs): budget, pre-flight, lease, then spawn."""
-    budget = checked_budget(resolved.config, run_app, max_usd, tuple(run_app.spec["stages"]))
-    return spawn_pipeline(run_app, resolved, budget, take_lease(run_app.spec["name"], budget))
-
-
 def launch(config, *, max_usd: float | None = None, stages: tuple[int, ...] | None = None):
-    """Check everything, then start `config` (a SlimeConfig) on Modal, detached. Returns a
-    `gym.launch.runs.Run`. Refuses with LaunchError (or ConfigError) before creating anything."""
-    import modal
-
+    """Check everything, then start `config` (a SlimeConfig) on Modal in its own deployed app.
+    Returns a `gym.launch.runs.Run`. Refuses with LaunchError (or ConfigError) before creating
+    anything. Order: the config, the cost bound, then credentials and secrets (one error for all),
+    then start(): the name's claim, the deploy, the lease, the pipeline's spawn."""
     config.validate()
     stages = stages or default_stages(config)
     resolved = config.resolve()
     run_app = build_run_app(resolved, stages)
     budget = checked_budget(config, run_app, max_usd, stages)
-    lease = take_lease(resolved.name, budget)
     print(f"[gym] {resolved.name}: {budget}", flush=True)
-    try:
-        with modal.enable_output(), run_app.app.run(detach=True):
-            return spawn_pipeline(run_app, resolved, budget, lease)
-    except BaseException:
-        from gym.launch import runs
-
-        runs.release(runs._registry(), resolved.name, lease["holder"])
-        raise
+    return start(run_app, resolved, budget, ModalLaunch())

@@ -10,11 +10,28 @@ a heartbeat. The record *is* the lease:
   `LEASE_TTL_S` (the pipeline died) is taken over, again atomically: the taker creates the key
   `<name>#after#<holder>` for the holder it replaces, which only one launch can do.
 
+While the image builds and the app deploys (minutes, on a first launch maybe longer), the name is
+held by a short *claim*: the same record in phase "building", heartbeated every HEARTBEAT_S by
+the launching process itself and live for `CLAIM_TTL_S` only. A long build therefore never shows
+the run as "lost" and cannot lose its name to a second launch; a launcher that dies mid-build
+(a closed laptop, a dead kernel) frees the name within CLAIM_TTL_S. Once the app exists the
+claim becomes the lease proper (phase "launching", with the app id), which the pipeline
+heartbeats from then on (see launcher.start).
+
+A finished phase (`FINISHED`: succeeded, failed, cancelled, stopped) is final. `update` writes it
+first under its own key, `final_key(name, holder)`, with an atomic put-if-absent, so exactly one
+finish wins (a cancel racing the pipeline's own end) and no later heartbeat can undo it: readers
+(`read_record`) let that key win over the main record, `update` refuses to write once it exists,
+and a heartbeat whose write raced a finish puts the final record back. modal.Dict offers no
+compare-and-set, only put-if-absent (`put(..., skip_if_exists=True)`); this scheme needs no more.
+
 `Run` is what `launch()` returns and `gym.attach(name)` gives back from any kernel: status, logs,
 wait, cancel, checkpoints and the Modal dashboard link.
 
-The lease functions work on any dict-like store (`get`, `put(..., skip_if_exists=)` or a plain
-dict, item assignment, `pop`): the real `modal.Dict` in production, a dict in unit tests.
+The lease functions work on any store with modal.Dict's semantics (`get`, `put(..., skip_if_exists=)`
+returning whether it created the key, item assignment, `pop`): the real `modal.Dict` in
+production; in unit tests a plain dict (put-if-absent through `setdefault`) or an in-memory
+stand-in with the same `put`.
 """
 
 from __future__ import annotations
@@ -30,8 +47,13 @@ REGISTRY = "gym-runs"
 LEASE_TTL_S = 15 * 60
 """A live run's pipeline heartbeats every HEARTBEAT_S; a record this old belongs to a dead run."""
 HEARTBEAT_S = 30
+CLAIM_TTL_S = 4 * HEARTBEAT_S
+"""A launch's "building" claim lives this long without a heartbeat (its launcher beats every
+HEARTBEAT_S while the image builds): four missed beats mean the launching process is gone."""
+BUILDING = "building"
+"""The phase of a claim: the name is held while the launch builds and deploys its app."""
 FINISHED = ("succeeded", "failed", "cancelled", "stopped")
-"""Phases after which the run name is free again."""
+"""Phases after which the run name is free again; each is final (see final_key)."""
 
 
 class LeaseHeld(RuntimeError):
@@ -49,13 +71,32 @@ def _put_new(store: Any, key: str, value: dict) -> bool:
     return bool(store.put(key, value, skip_if_exists=True))
 
 
+def ttl_of(record: dict, ttl_s: float = LEASE_TTL_S) -> float:
+    """How long `record` holds its name without a heartbeat: CLAIM_TTL_S for a building claim."""
+    return min(ttl_s, CLAIM_TTL_S) if record.get("phase") == BUILDING else ttl_s
+
+
 def is_live(record: dict | None, now: float, ttl_s: float = LEASE_TTL_S) -> bool:
     """Whether a record still holds its run name: not finished and heartbeating."""
     if not record:
         return False
     if record.get("phase") in FINISHED:
         return False
-    return now - float(record.get("heartbeat", 0.0)) <= ttl_s
+    return now - float(record.get("heartbeat", 0.0)) <= ttl_of(record, ttl_s)
+
+
+def final_key(name: str, holder: str) -> str:
+    """Where the finished phase of `holder`'s launch of `name` is written, once."""
+    return f"{name}#final#{holder}"
+
+
+def read_record(store: Any, name: str) -> dict | None:
+    """The run's record as every reader must see it: its final record, once one was written,
+    wins over whatever a heartbeat wrote to the main record."""
+    record = store.get(name)
+    if not record:
+        return record
+    return store.get(final_key(name, record.get("holder", ""))) or record
 
 
 def acquire(store: Any, name: str, record: dict, now: float | None = None, ttl_s: float = LEASE_TTL_S) -> dict:
@@ -67,7 +108,7 @@ def acquire(store: Any, name: str, record: dict, now: float | None = None, ttl_s
     for _ in range(3):  # a record can vanish or change between our reads; settle in a few rounds
         if _put_new(store, name, mine):
             return mine
-        current = store.get(name)
+        current = read_record(store, name)
         if current is None:
             continue
         if is_live(current, now, ttl_s):
@@ -90,13 +131,29 @@ def takeover_key(name: str, holder: str) -> str:
 
 
 def update(store: Any, name: str, holder: str, now: float | None = None, **fields: Any) -> dict | None:
-    """Heartbeat the lease and set fields, if `holder` still holds it. Returns the new record, or
-    None when another launch has taken the name over (the caller should stop)."""
+    """Heartbeat the lease and set fields, if `holder` still holds it and its run is not finished.
+    Returns the new record, or None when another launch has taken the name over or the run's
+    phase is already final (cancelled, failed, ...): the caller should stop.
+
+    A finished phase in `fields` is written first under `final_key` (put-if-absent): if another
+    finish got there first, this one is refused (None) and the first stands."""
+    key = final_key(name, holder)
+    if store.get(key) is not None:
+        return None
     current = store.get(name)
     if not current or current.get("holder") != holder:
         return None
     new = {**current, **fields, "heartbeat": time.time() if now is None else now}
+    if new.get("phase") in FINISHED:
+        if not _put_new(store, key, new):
+            return None
+        store[name] = new
+        return new
     store[name] = new
+    final = store.get(key)
+    if final is not None:  # a finish (a cancel) landed between our read and our write: put it back
+        store[name] = final
+        return None
     return new
 
 
@@ -126,7 +183,7 @@ class RunStatus:
 
     name: str
     phase: str
-    """launching, downloading, preparing, training, succeeded, failed, cancelled, stopped, lost."""
+    """building, launching, downloading, preparing, training, succeeded, failed, cancelled, stopped, lost."""
     detail: str
     spent_usd: float
     max_usd: float
@@ -153,7 +210,10 @@ class RunStatus:
 def status_from_record(record: dict, now: float, ray_url: str | None = None) -> RunStatus:
     age = now - float(record.get("heartbeat", 0.0))
     phase, detail = record.get("phase", "?"), record.get("detail", "")
-    if phase not in FINISHED and age > LEASE_TTL_S:
+    if phase == BUILDING and age > ttl_of(record):
+        phase, detail = "lost", (f"no heartbeat for {age / 60:.0f} min while its app was being built: the launching "
+                                 "process stopped before the pipeline started; launch again")
+    elif phase not in FINISHED and age > LEASE_TTL_S:
         phase, detail = "lost", f"no heartbeat for {age / 60:.0f} min: the pipeline died; relaunch to resume"
     return RunStatus(name=record.get("name", "?"), phase=phase, detail=detail,
                      spent_usd=float(record.get("spent_usd", 0.0)), max_usd=float(record.get("max_usd", 0.0)),
@@ -184,7 +244,7 @@ class Run:
     # ---- reading --------------------------------------------------------------------------------
     def record(self) -> dict:
         """The run's current record in the registry (raises KeyError if it was never launched)."""
-        record = _registry().get(self.name)
+        record = read_record(_registry(), self.name)
         if record is None:
             raise KeyError(f"no run named {self.name!r} in the Modal Dict {REGISTRY!r} "
                            "(launch it first, or check the Modal environment)")
@@ -204,7 +264,8 @@ class Run:
         """The last `tail` log lines of the run's app (pipeline and training containers)."""
         import modal
 
-        app = modal.App.lookup(self.record()["app_id"])
+        record = self.record()
+        app = modal.App.lookup(record.get("app_id") or record["app_name"])  # by name while it still builds
         return "".join(entry.message for entry in app.logs.tail(tail))
 
     def checkpoints(self) -> list[int]:
@@ -242,21 +303,9 @@ class Run:
             time.sleep(poll_s)
 
     def cancel(self) -> RunStatus:
-        """Stop the run now: the pipeline and every training container. Checkpoints stay on the
-        volume, so a later launch of the same config resumes."""
-        import modal
-
-        record = self.record()
-        for key in ("train_call_id", "pipeline_call_id"):
-            if record.get(key):
-                try:
-                    modal.FunctionCall.from_id(record[key]).cancel(terminate_containers=True)
-                except Exception as err:  # already finished: nothing to cancel
-                    print(f"[gym] {key} {record[key]}: {err}")
-        if record.get("app_id"):
-            modal.App.lookup(record["app_id"]).stop()
-        registry = _registry()
-        update(registry, self.name, record["holder"], phase="cancelled", detail="cancelled by the user")
+        """Stop the run now (see cancel_run); checkpoints stay on the volume, so a later launch of
+        the same config resumes."""
+        cancel_run(_registry(), self.name, ModalStopper())
         return self.status()
 
     # ---- showing --------------------------------------------------------------------------------
@@ -276,6 +325,50 @@ class Run:
         return (f"<b>{name}</b> launched on Modal (detached): <a href='{url}' target='_blank'>{url}</a><br>"
                 f"<code>gym.attach({name!r}).status()</code> · <code>.logs(tail=100)</code> · "
                 f"<code>.cancel()</code>")
+
+
+def cancel_run(store: Any, name: str, stopper) -> dict:
+    """Stop the run `name`. Its phase becomes "cancelled" first, and that is final (see final_key):
+    the pipeline and the training cluster's watcher stop at their next look even if a stop below
+    fails. Then the training call, the pipeline call and the run's deployed app are stopped
+    (`stopper.call(id)`, `stopper.app(id or name)`); stopping the app terminates every container
+    still in it. Returns the record as it stood before."""
+    record = read_record(store, name)
+    if record is None:
+        raise KeyError(f"no run named {name!r} in the Modal Dict {REGISTRY!r}")
+    if record.get("phase") not in FINISHED:
+        update(store, name, record["holder"], phase="cancelled", detail="cancelled by the user")
+    for key in ("train_call_id", "pipeline_call_id"):
+        if record.get(key):
+            stopper.call(record[key])
+    # By id (the deployment this launch made); by name if the launch was interrupted before it
+    # recorded the id (the name is this run's: it holds the lease).
+    app = record.get("app_id") or record.get("app_name")
+    if app:
+        stopper.app(app)
+    return record
+
+
+class ModalStopper:
+    """What cancel_run asks of Modal."""
+
+    def call(self, call_id: str) -> None:
+        import modal
+
+        try:
+            modal.FunctionCall.from_id(call_id).cancel(terminate_containers=True)
+        except Exception as err:  # already finished: nothing to cancel
+            print(f"[gym] {call_id}: {err}")
+
+    def app(self, app: str) -> None:
+        """The same call as `modal app stop` (modal/cli/app.py: AppStop), by app id or name."""
+        import modal
+        from modal.exception import NotFoundError
+
+        try:
+            modal.App.lookup(app).stop()
+        except NotFoundError:  # never deployed, or already stopped
+            pass
 
 
 def attach(name: str) -> Run:

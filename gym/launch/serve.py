@@ -51,7 +51,8 @@ SCALEDOWN_S = 300
 STARTUP_TIMEOUT_S = 1200
 """Conversion plus SGLang's start-up (weights, CUDA graphs) before the endpoint answers."""
 SPEC_ENV = "GYM_SERVE_SPEC"
-"""The environment variable that carries the serve spec (plain data, no secrets) into the image."""
+"""The environment variable that carries the serve spec (plain data, no secrets) into the
+containers (the functions' `env=`, not an image layer: see gym.launch.images)."""
 EXAMPLES = 5
 
 
@@ -108,6 +109,7 @@ def build_serve_app(config, *, max_usd: float) -> ServeApp:
     import modal
 
     from gym.launch.app import slime_image
+    from gym.launch.images import check_functions
     from gym.launch.shipping import plan_shipment
     from gym.paths import CHECKPOINTS_PATH, DATA_PATH, HF_CACHE_PATH
 
@@ -118,18 +120,23 @@ def build_serve_app(config, *, max_usd: float) -> ServeApp:
                          f"{(EVAL_TIMEOUT_S + SERVE_TIMEOUT_S) / 3600:.0f} h); max_usd={max_usd!r} is below that: "
                          f"pass max_usd={bound:.0f} or more")
     spec = serve_spec(r)
-    image = slime_image(plan_shipment(r.dataset, r.config.custom_rm_path)).env({SPEC_ENV: json.dumps(spec)})
+    # The spec goes in as the functions' environment (modal attaches it as a Secret.from_dict),
+    # not as an image layer: a build step above the image's local files is refused when the
+    # image loads (gym.launch.images).
+    image = slime_image(plan_shipment(r.dataset, r.config.custom_rm_path))
+    env = {SPEC_ENV: json.dumps(spec)}
     names = spec["volumes"]
     volumes = {HF_CACHE_PATH: modal.Volume.from_name(names["hf_cache"], create_if_missing=True),
                DATA_PATH: modal.Volume.from_name(names["data"], create_if_missing=True),
                CHECKPOINTS_PATH: modal.Volume.from_name(names["checkpoints"], create_if_missing=True)}
     gpu = f"{r.config.gpu_type}:1"
     app = modal.App(f"{r.name}-serve", tags={"gym.model": r.model.short_name})
-    evaluate_fn = app.function(image=image, gpu=gpu, cpu=8, memory=64 * 1024, volumes=volumes,
+    evaluate_fn = app.function(image=image, gpu=gpu, cpu=8, memory=64 * 1024, volumes=volumes, env=env,
                                timeout=EVAL_TIMEOUT_S)(evaluate)
-    serve_fn = app.function(image=image, gpu=gpu, cpu=8, memory=64 * 1024, volumes=volumes, timeout=SERVE_TIMEOUT_S,
-                            scaledown_window=SCALEDOWN_S, max_containers=1)(
+    serve_fn = app.function(image=image, gpu=gpu, cpu=8, memory=64 * 1024, volumes=volumes, env=env,
+                            timeout=SERVE_TIMEOUT_S, scaledown_window=SCALEDOWN_S, max_containers=1)(
         modal.web_server(PORT, startup_timeout=STARTUP_TIMEOUT_S, requires_proxy_auth=True)(serve))
+    check_functions({"evaluate": evaluate_fn, "serve": serve_fn})
     return ServeApp(app=app, evaluate=evaluate_fn, serve=serve_fn, bound_usd=bound, spec=spec)
 
 
