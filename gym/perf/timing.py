@@ -9,7 +9,9 @@ k+1 overlaps training on k, so the slower side sets the pace):
   (compute-bound at large batch); every step also pays a per-layer launch latency. Sequences in
   flight per engine are capped by the KV pool and SGLang's concurrency; more samples than that
   run in waves. The long tail: the longest response keeps decoding nearly alone after the
-  average one has finished.
+  average one has finished. Response lengths follow a distribution around their mean, clipped
+  at the cap (expected_longest_response): the longest of a rollout's samples reaches the cap only
+  when the mean is close to it.
 - log_probs: Megatron forward passes over every token for the old policy (and the reference
   with KL), 2·N FLOPs per token plus attention.
 - train: 6·N FLOPs per token, + 2·N with full recompute, at a model-FLOP utilisation (lower for
@@ -38,16 +40,29 @@ DECODE_LAYER_LATENCY_S = 40e-6
 """Fixed cost per layer per decode step (kernel launches within a CUDA graph, sampling, scheduler):
 row 3's 0.6B model cannot decode faster than ~500 tokens/s per sequence on H100."""
 ENGINE_TP_ALLREDUCE_S = 12e-6
-"""Two NVLink all-reduces per layer per decode step when the engine spans GPUs (latency-bound)."""
+"""Two all-reduces per layer per decode step when the engine spans GPUs, latency-bound at decode's
+small messages: ~6 us each, the small-message all-reduce latency NCCL reaches over NVLink on 8 × H100
+(nccl-tests all_reduce_perf, 8 B-64 KiB: 5-8 us; SGLang's custom all-reduce, used for such sizes, is
+in the same range). Not fitted to any row."""
 DECODE_MFU = 0.45
-"""Large-batch decode becomes compute-bound at this share of peak (SGLang on Hopper)."""
+"""Large-batch decode becomes compute-bound at this share of peak. Not fitted: no calibration row is
+compute-bound in decode (at their batches the weight and KV reads dominate), so the value only bounds
+huge batches; it is the prefill utilisation below less the attention and sampling overheads decode
+adds, a judgement, stated as one."""
 PREFILL_MFU = 0.5
-"""Prompt prefill, compute-bound (chunked prefill of 8k tokens)."""
+"""Prompt prefill, compute-bound: chunked prefill of 8k-token chunks runs the same GEMMs as a training
+forward pass at inference precision, without backward; Megatron's dense pre-training MFU on H100 is
+41-48% (DENSE_PRETRAIN_MFU below) and inference-only forward GEMMs sit at or above it, hence 0.5. The
+prompts of every calibration row are short (prefill < 2% of generation), so no row constrains it."""
 SGLANG_CONCURRENCY = 512
 """slime's --sglang-server-concurrency default: requests in flight per engine."""
 NEW_TOKEN_RATIO = 0.4
 """SGLang admits a request when the KV pool holds its prompt plus this share of its maximum new
-tokens (its new_token_ratio starts at 0.7 and decays to 0.1 while running)."""
+tokens: SGLang's scheduler starts new_token_ratio at SGLANG_INIT_NEW_TOKEN_RATIO = 0.7 and decays it
+by equal steps over SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS = 600 decode steps to 0.7 ×
+SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR (0.14) ≈ 0.1 (sglang srt/environ.py, scheduler
+`init_new_token_ratio`, `min_new_token_ratio`, `new_token_ratio_decay`); 0.4 is the midpoint of that
+decay (admission happens throughout it): a modelling choice, not a fit."""
 
 # ---- Training (Megatron) --------------------------------------------------------------------------
 TRAIN_MFU = 0.3
@@ -61,7 +76,17 @@ STEP_OVERHEAD_S = 1.0
 a 0.6B model's step is dominated by such fixed costs)."""
 CPU_ADAM_BYTES_PER_S = 20e9
 """optimizer_cpu_offload: Adam on the host streams 16 B per parameter shard (fp32 master, 2
-moments, grad) through host memory at ~20 GB/s per GPU (overlap-cpu-optimizer-d2h-h2d on)."""
+moments, grad) through host memory at ~20 GB/s per GPU (overlap-cpu-optimizer-d2h-h2d on). Bounds,
+not a fit: a 2-socket host has ~300-600 GB/s of DRAM bandwidth shared by 8 GPUs' optimizer threads
+(40-75 GB/s each), and the grads/params cross PCIe 5.0 x16 (64 GB/s per direction theoretical,
+~50 measured pinned); Adam's read-modify-write of 4 fp32 tensors and the CPU threads' own limits
+leave ~20, the order DeepSpeed reports for its CPU Adam (ZeRO-Offload, arXiv 2101.06840: the CPU
+step is 5-7x faster than PyTorch's, ~1 s per billion parameters per GPU). No calibration row uses it."""
+REF_SWAP_BYTES_PER_S = 25e9
+"""With a KL term slime swaps the reference weights from pinned host memory into the actor's
+buffers for the reference log-prob pass, and back (megatron_utils actor: weights backuper): host-to-
+device copies at ~25 GB/s per GPU, what pinned PCIe 4.0 x16 sustains (NVIDIA bandwidthTest: ~25 of
+32 GB/s) and a conservative figure for PCIe 5.0 hosts. No calibration row isolates it."""
 ROLLOUT_FIXED_S = 3.0
 """Per rollout: reward scoring, data loading, Ray round trips and logging (row 3's 26 s step
 leaves ~3 s unexplained by the phases)."""
@@ -175,8 +200,41 @@ def attention_flops_per_token(arch, context: float) -> float:
     return 2 * 2 * arch.num_layers * arch.num_attention_heads * arch.kv_channels * context / 2
 
 
+def expected_longest_response(mean: float, cap: float, samples: int) -> float:
+    """The expected longest of a rollout's `samples` responses, in tokens.
+
+    Response lengths are taken to be exponentially distributed and clipped at the cap (a response
+    that reaches `rollout_max_response_len` is truncated there), with `mean` the mean of the clipped
+    lengths, what a run logs. The scale θ solves θ·(1 − e^(−cap/θ)) = mean, and the expected maximum
+    of N clipped lengths is ∫₀^cap 1 − (1 − e^(−x/θ))^N dx (≈ θ·H_N, the N-th harmonic number, when the
+    cap is far). Evidence: row 7 of perf-calibration.md (Relax, Qwen3-VL-4B) logged a mean of 1,363 and
+    a maximum of 9,324 over 512 samples; the exponential gives 1,363 × H_512 = 9,270 unclipped (0.6% off),
+8,640 clipped at that cap (7% low). A mean
+    at the cap means every response is truncated: the longest is the cap."""
+    if mean >= cap * (1 - 1e-6):
+        return float(cap)
+    lo, hi = mean, mean * 1e6  # θ·(1 − e^(−cap/θ)) grows from ~mean (θ = mean ≪ cap) towards cap
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if mid * -math.expm1(-cap / mid) < mean:
+            lo = mid
+        else:
+            hi = mid
+    theta, n, steps = (lo + hi) / 2, max(int(samples), 1), 256
+    h = cap / steps
+
+    def survival(x: float) -> float:  # P(longest > x)
+        return 1 - (-math.expm1(-x / theta)) ** n
+
+    odd = sum(survival((2 * i - 1) * h) for i in range(1, steps // 2 + 1))
+    even = sum(survival(2 * i * h) for i in range(1, steps // 2))
+    return min(h / 3 * (survival(0) + 4 * odd + 2 * even + survival(cap)), float(cap))
+
+
 def generate_s(c, arch, spec, lay, kv_tokens: int, prompt: float, response: float, longest: float) -> dict:
-    """Generation time of one rollout and how it runs: seconds, sequences in flight, waves."""
+    """Generation time of one rollout and how it runs: seconds, sequences in flight, waves.
+    `longest` is the rollout's longest response (expected_longest_response), whose decoding past the
+    mean runs nearly alone: the tail."""
     samples = c.rollout_batch_size * c.n_samples_per_prompt
     engines = max(lay.num_engines, 1)
     per_engine = math.ceil(samples / engines)
@@ -205,28 +263,21 @@ def train_phases(c, arch, spec, lay, train_parts: dict, prompt: float, response:
     passes = 2 if (c.use_kl_loss or c.kl_coef) else 1  # old policy, plus the reference with KL
     swap = 0.0
     if passes == 2:  # reference weights swapped in and out of the actor's buffers from host memory
-        swap = 2 * train_parts["weights"] * mem.GIB / 25e9
+        swap = 2 * train_parts["weights"] * mem.GIB / REF_SWAP_BYTES_PER_S
     log_probs = passes * fwd / (gpus_flops * logprob_mfu(arch)) + swap
     recompute = 1 if c.recompute_granularity == "full" else 0
     bubble = 1.0
     if lay.pp > 1:  # 1F1B: (PP − 1) idle slots per (micro-batches per DP rank)
-        dp = max(lay.train_gpus // lay.model_parallel, 1)
-        per_mb = micro_batch_tokens_estimate(c, lay, prompt, response)
-        micro = max(c.global_batch_size * (prompt + response) / dp / per_mb, 1)
+        per_gpu = mem.micro_batch_tokens(c, lay, prompt + response)  # mean-length samples
+        micro = max(mem.samples_per_rank(c, lay) * (prompt + response) / (per_gpu * lay.cp), 1)
         bubble = 1 + (lay.pp - 1) / micro
     steps = max(samples // max(c.global_batch_size, 1), 1)
     train = (3 + recompute) * fwd * bubble / (gpus_flops * train_mfu(arch)) + steps * STEP_OVERHEAD_S
     if c.optimizer_cpu_offload:
         shard = (train_parts["weights"] / 2) * mem.GIB  # parameters on this GPU
-        dp = max(lay.train_gpus // max(lay.tp * lay.pp, 1), 1)
-        train += steps * 16 * shard / dp / CPU_ADAM_BYTES_PER_S
+        optimizer_ranks = mem.data_parallel(lay) * lay.cp  # the distributed optimizer's shards
+        train += steps * 16 * shard / optimizer_ranks / CPU_ADAM_BYTES_PER_S
     return log_probs, train
-
-
-def micro_batch_tokens_estimate(c, lay, prompt: float, response: float) -> float:
-    if c.use_dynamic_batch_size and c.max_tokens_per_gpu:
-        return max(c.max_tokens_per_gpu * lay.cp, prompt + response)
-    return c.micro_batch_size * (prompt + response)
 
 
 def update_weights_s(arch, lay) -> float:

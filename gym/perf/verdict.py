@@ -46,7 +46,7 @@ def memory_problems(r, spec, train: dict, rollout: dict, kv_tokens: int, pool: f
             f"{static:.1f} GiB > {cap:.1f} GiB {where}: cannot fit before any activation",
             _fixes(r, "train"), rule=TRAIN_RULE))
     elif peak > cap:
-        tokens = mem.micro_batch_tokens(c, lay, longest - c.rollout_max_response_len)
+        tokens = mem.micro_batch_tokens(c, lay, longest)
         sure = peak > cap * (1 + MEMORY_MODEL_ERROR)
         out.append(Problem(
             ("max_tokens_per_gpu", "tensor_model_parallel_size", "recompute_granularity"),
