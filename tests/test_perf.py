@@ -169,15 +169,30 @@ def test_kv_pool_that_cannot_hold_a_sample_is_an_error():
     assert estimate(config.replace(**problems[0].fixes[0].changes)).kv_cache_tokens > 4096
 
 
-def test_near_full_gpu_is_a_plan_warning():
-    plan = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=26624).plan()  # 93% of the GPU
-    assert any(w.rule == "memory_fits" for w in plan.warnings)
-    # just over the GPU by the point estimate, within the model's error: a warning, not a refusal
-    over = SlimeConfig(model=Qwen3_4B(), num_nodes=2, recompute_granularity="selective", max_tokens_per_gpu=10240)
+def test_near_full_gpu_is_a_plan_warning_and_over_it_an_error():
+    plan = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=26624, global_batch_size=64).plan()  # 93% of the GPU
+    assert [w.severity for w in plan.warnings if w.rule == "memory_fits"] == ["warning"]
+    # just over the GPU by the point estimate (100.8%): refused, no grace above 100% (issue 18)
+    over = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=30720, global_batch_size=64)
     e = estimate(over)
-    assert 1 < e.train_share < 1.1 and not e.fits
-    assert [w.severity for w in over.plan().warnings if w.rule == "memory_fits"] == ["warning"]
+    assert 1 < e.train_share < 1.02 and not e.fits
+    with pytest.raises(ConfigError) as err:
+        over.validate()
+    p = next(p for p in err.value.problems if p.rule == "memory_fits")
+    assert p.severity == "error" and "out of memory" in p.message and p.fixes
+    for fix in p.fixes:  # fixes offered only where the model says they fit
+        fixed = estimate(over.replace(**fix.changes))
+        assert fixed.fits and fixed.train_memory_gib <= fixed.gpu_memory_gib
     assert not any(w.rule == "memory_fits" for w in SlimeConfig(model=Qwen3_4B()).plan().warnings)
+
+
+def test_qwen3_4b_on_one_80gb_gpu_is_refused():
+    # 87.2 GiB of 79.65: validated with a warning before (a 10% grace); it cannot fit
+    config = SlimeConfig(model=Qwen3_4B(), gpus_per_node=1)
+    assert estimate(config).train_memory_gib == pytest.approx(87.2, abs=0.1)
+    errors = [p for p in config.problems() if p.rule == "memory_fits"]
+    assert [p.severity for p in errors] == ["error"]
+    assert all(estimate(config.replace(**f.changes)).fits for f in errors[0].fixes)
 
 
 def test_colocated_fraction_is_the_models_verdict():
@@ -240,9 +255,102 @@ def test_estimate_never_changes_the_config():
 
 def test_mean_lengths_default_and_override():
     config = SlimeConfig(model=Qwen3_4B())
-    assert estimate(config).mean_response_tokens == pytest.approx(0.35 * 4096)
+    # GSM8K (the default dataset), thinking on (Qwen3's template default): the documented workload
+    assert estimate(config).mean_response_tokens == gym.perf.GSM8K_RESPONSE_TOKENS["thinking"]
+    off = config.replace(extra_args=["--apply-chat-template-kwargs", '{"enable_thinking": false}'])
+    assert estimate(off).mean_response_tokens == gym.perf.GSM8K_RESPONSE_TOKENS["no_thinking"] == 300
+    assert "GSM8K default, no thinking" in estimate(off).assumptions
     short, long = estimate(config, mean_response_tokens=500), estimate(config, mean_response_tokens=3000)
     assert short.phases["generate"] < long.phases["generate"] and short.phases["train"] < long.phases["train"]
+
+
+def test_the_work_sets_the_price_not_the_cap():
+    # Issue 18: with a 300-token mean, raising the cap from 4096 to 8192 took the step from 51.8 s to
+    # 76.0 s for the same work, because the longest response was pinned to the cap.
+    steps = [estimate(SlimeConfig(model=Qwen3_4B(), rollout_max_response_len=cap), mean_response_tokens=300)
+             for cap in (4096, 8192)]
+    assert steps[1].step_seconds == pytest.approx(steps[0].step_seconds, rel=0.02)
+    assert steps[0].longest_response_tokens < 4096 / 1.5  # the tail follows the mean, not the cap
+
+
+def test_longest_response_follows_an_exponential_clipped_at_the_cap():
+    # row 7 of perf-calibration.md: mean 1,363, longest 9,324 of 512 samples; θ·H_512 = 9,270 unclipped
+    assert tm.expected_longest_response(1363, 10**7, 512) == pytest.approx(1363 * sum(1 / k for k in range(1, 513)),
+                                                                           rel=0.01)
+    clipped = tm.expected_longest_response(1363, 9324, 512)
+    assert 0.9 * 9324 < clipped < 9324
+    assert tm.expected_longest_response(4096, 4096, 512) == 4096  # every response truncated
+    one = tm.expected_longest_response(300, 4096, 1)
+    assert one == pytest.approx(300, rel=0.01)  # one sample: its mean
+
+
+@pytest.mark.parametrize("bad", [-100, 0, float("nan"), float("inf"), "many"])
+def test_non_positive_or_non_finite_workload_is_a_config_error(bad):
+    config = SlimeConfig(model=Qwen3_4B())
+    for name in ("mean_response_tokens", "mean_prompt_tokens"):
+        with pytest.raises(ConfigError, match=name):
+            estimate(config, **{name: bad})
+        with pytest.raises(ConfigError, match=name):
+            config.plan(**{name: bad})
+
+
+def test_micro_batch_is_bounded_by_the_samples_per_rank():
+    # A huge max_tokens_per_gpu cannot make a micro-batch bigger than the samples a rank has: before,
+    # 2,000,000 tokens per GPU gave a 3,049 GiB training peak.
+    config = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=2_000_000)
+    c, lay = config.resolve().config, config.resolve().layout
+    longest = 400 + 4096
+    assert mem.micro_batch_tokens(c, lay, longest) == mem.samples_per_rank(c, lay) * longest == 2 * longest
+    assert mem.micro_batch_tokens(c, lay, longest, mem.logprob_samples_per_rank(c, lay)) == 64 * longest
+    e = estimate(config)
+    assert e.train_memory_gib < 400
+    assert e.train_memory["logits"] == pytest.approx(64 * longest * 151936 * 4 * 2 / GIB)
+    # context parallelism shares each sample: one GPU holds ceil(sample / CP) of it
+    cp = SlimeConfig(model=Qwen3_4B(), context_parallel_size=2).resolve()
+    assert mem.micro_batch_tokens(cp.config, cp.layout, 4497, 1) == 2249
+
+
+def test_one_formula_per_quantity():
+    arch = Qwen3_4B().architecture
+    assert arch.approx_params() == arch.total_params() == mem.total_params(arch) == 4_022_456_320
+    r = SlimeConfig(model=Qwen3_4B(), num_nodes=2, tensor_model_parallel_size=2).resolve()
+    assert mem.data_parallel(r.layout) == r.layout.dp == 8
+    import inspect
+
+    for module in (mem, tm):  # DP and micro-batch tokens are not re-derived in the formulas
+        source = inspect.getsource(module)
+        assert "train_gpus //" not in source.replace("lay.train_gpus // max(lay.ep", "")
+        assert "micro_batch_tokens_estimate" not in source
+
+
+def test_workload_from_a_runs_metrics():
+    from gym.local import History
+    from gym.perf import workload_from
+
+    local = History(rows=[{"rollout/response_length": 280.0}, {"rollout/response_length": 320.0}])
+    assert workload_from(local) == {"mean_response_tokens": 300.0}
+    slime_rows = [{"rollout/response_len/mean": 1363.0, "rollout/response_len/max": 9324}]
+    assert workload_from(slime_rows) == {"mean_response_tokens": 1363.0}
+    assert workload_from({"rollout/response_len/mean": 900, "rollout/prompt_len/mean": 150}) == \
+        {"mean_response_tokens": 900.0, "mean_prompt_tokens": 150.0}
+    config = SlimeConfig(model=Qwen3_4B())
+    assert estimate(config, **workload_from(local)).mean_response_tokens == 300
+    with pytest.raises(ConfigError, match="no response length"):
+        workload_from([{"rollout/raw_reward": 0.5}])
+
+
+def test_workload_in_plan_compare_and_cli(capsys):
+    config = SlimeConfig(model=Qwen3_4B(), num_rollout=100)
+    plan = config.plan(mean_response_tokens=300, mean_prompt_tokens=120)
+    assert plan.perf.mean_response_tokens == 300 and plan.perf.mean_prompt_tokens == 120
+    assert plan.perf.step_seconds < config.plan().perf.step_seconds
+    table = gym.compare([config, config.replace(num_nodes=2)], same_work=True, mean_response_tokens=300)
+    assert table.rows[0].step_seconds == pytest.approx(plan.perf.step_seconds, rel=0.05)
+    assert main(["plan", "--model", "Qwen3-4B", "--mean-response-tokens", "300", "--mean-prompt-tokens", "120"]) == 0
+    out = capsys.readouterr().out
+    assert "responses ~300 tokens" in out and "prompts ~120" in out
+    assert main(["plan", "--mean-response-tokens", "-5"]) == 2
+    assert "mean_response_tokens" in capsys.readouterr().err
 
 
 # ---- Charts and the calibration --------------------------------------------------------------------

@@ -148,6 +148,77 @@ def _positive(name: str, value) -> float:
     return number
 
 
+def check_workload(mean_response_tokens=None, mean_prompt_tokens=None) -> dict:
+    """The workload as estimate()'s keyword arguments, each None or a positive finite number
+    (ConfigError naming the field otherwise)."""
+    return {"mean_response_tokens": None if mean_response_tokens is None
+            else _positive("mean_response_tokens", mean_response_tokens),
+            "mean_prompt_tokens": None if mean_prompt_tokens is None
+            else _positive("mean_prompt_tokens", mean_prompt_tokens)}
+
+
+SCALING_GAIN = 0.05
+"""The plan warns when the config's last node shortens the step by less than this share."""
+
+
+def _fewer_nodes(r, nodes: int, workload: dict):
+    """The estimate of the same config on `nodes` nodes (derived rollout GPUs derived again), or None
+    when that layout does not exist (no training GPUs, DP not whole)."""
+    changes = {"num_nodes": nodes}
+    if "rollout_num_gpus" in r.derived:
+        changes["rollout_num_gpus"] = None
+    try:
+        smaller = r.config.replace(**changes).resolve()
+        if smaller.layout.dp is None or smaller.layout.train_gpus <= 0 or smaller.layout.rollout_gpus <= 0:
+            return None
+        return estimate_resolved(smaller, **workload)
+    except (ConfigError, ArithmeticError, TypeError, ValueError):
+        return None
+
+
+def bottleneck(e: PerfEstimate, before: PerfEstimate, overlapped: bool) -> tuple[str, str]:
+    """(phase, why) that keeps the step from shrinking between `before` (one node fewer) and `e`.
+    Overlapped (train_async): the slower of generation and training. Added up: the longest phase
+    that did not shrink by a tenth with the added node."""
+    if overlapped:
+        train = e.phases["log_probs"] + e.phases["train"]
+        if e.phases["generate"] >= train:
+            return "generate", "the rollout GPUs generate while training waits, and more training nodes do not shorten it"
+        return "train", "training (log-probs + train) sets the pace"
+    fixed = {p: s for p, s in e.phases.items() if s >= 0.9 * before.phases.get(p, 0.0)}
+    phase = max(fixed or e.phases, key=(fixed or e.phases).get)
+    return phase, "a cost every rollout pays that more nodes do not divide"
+
+
+def scaling_warning(r, perf: PerfEstimate, workload: dict | None = None) -> tuple[Problem, ...]:
+    """A plan warning when the last node added buys less than SCALING_GAIN of the step, naming the
+    bottleneck phase and the fewest nodes within that share of this step (e.g. a split layout whose
+    one rollout node sets the pace: from 2 nodes on, more training nodes change nothing)."""
+    from gym.errors import Fix
+
+    n = r.config.num_nodes
+    workload = {k: v for k, v in (workload or {}).items() if v is not None}
+    if n < 2:
+        return ()
+    previous = _fewer_nodes(r, n - 1, workload)
+    if previous is None or previous.step_seconds > perf.step_seconds * (1 + SCALING_GAIN):
+        return ()
+    fewest = n - 1
+    for k in range(n - 2, 0, -1):
+        e = _fewer_nodes(r, k, workload)
+        if e is None or e.step_seconds > perf.step_seconds * (1 + SCALING_GAIN):
+            break
+        fewest = k
+    overlapped = not r.layout.colocate and r.train_script.endswith("train_async.py")
+    phase, why = bottleneck(perf, previous, overlapped)
+    gain = previous.step_seconds / perf.step_seconds - 1
+    return (Problem(
+        ("num_nodes",), f"{n} nodes: ~{perf.step_seconds:.0f} s per rollout against ~{previous.step_seconds:.0f} s on "
+        f"{n - 1} ({gain:+.0%}): the last node does not shorten the step. Bottleneck: {phase} "
+        f"({perf.phases[phase]:.0f} s), {why}; {fewest} node(s) run it within {SCALING_GAIN:.0%} of this step",
+        (Fix({"num_nodes": fewest}),), severity="warning", rule="nodes_shorten_step"),)
+
+
 def thinking(c) -> bool:
     """Whether Qwen3's chat template thinks: yes unless extra_args pass slime's
     `--apply-chat-template-kwargs` with `"enable_thinking": false`."""

@@ -121,7 +121,14 @@ def samples_per_rank(c, lay) -> int:
     return max(math.ceil(c.global_batch_size / data_parallel(lay)), 1)
 
 
-def micro_batch_tokens(c, lay, sample_tokens: float) -> int:
+def logprob_samples_per_rank(c, lay) -> int:
+    """Samples one data-parallel rank runs the log-prob passes over: the whole rollout's share,
+    ceil(rollout_batch_size × n_samples_per_prompt / DP) (slime computes log-probs for the rollout
+    before its optimizer steps)."""
+    return max(math.ceil(c.rollout_batch_size * c.n_samples_per_prompt / data_parallel(lay)), 1)
+
+
+def micro_batch_tokens(c, lay, sample_tokens: float, samples: int | None = None) -> int:
     """Tokens one training GPU holds in one micro-batch of samples of `sample_tokens` (prompt +
     response; the longest sample for memory, the mean one for time). The one formula for it.
 
@@ -130,16 +137,17 @@ def micro_batch_tokens(c, lay, sample_tokens: float) -> int:
     (max_tokens_per_gpu × CP per group, split over its CP ranks), and a sample longer than that
     lands alone in a bin of its own, the only bin allowed over the cap (slime utils/dp_schedule.py:
     28-32, 119-120); without it a micro-batch is micro_batch_size samples. Either way a micro-batch
-    cannot hold more than the samples the rank has for the step (samples_per_rank), so a huge
-    max_tokens_per_gpu is bounded by the data, not the cap. Log-prob passes use
-    --log-probs-max-tokens-per-gpu, which defaults to the same value (slime utils/arguments.py:
-    1869-1870) and which gym does not set."""
+    cannot hold more than the `samples` the rank has for the pass (default: one optimizer step's,
+    samples_per_rank; the log-prob passes: logprob_samples_per_rank), so a huge max_tokens_per_gpu is
+    bounded by the data, not the cap. Log-prob passes use --log-probs-max-tokens-per-gpu, which
+    defaults to the same value (slime utils/arguments.py:1869-1870) and which gym does not set."""
     per_gpu = max(math.ceil(sample_tokens / lay.cp), 1)
     if c.use_dynamic_batch_size and c.max_tokens_per_gpu:
         tokens = max(c.max_tokens_per_gpu, per_gpu)
     else:
         tokens = c.micro_batch_size * per_gpu
-    return int(max(min(tokens, samples_per_rank(c, lay) * per_gpu), per_gpu))
+    samples = samples_per_rank(c, lay) if samples is None else max(int(samples), 1)
+    return int(max(min(tokens, samples * per_gpu), per_gpu))
 
 
 def activation_bytes_per_token_layer(arch, tp: int, sp: bool) -> float:
@@ -202,13 +210,18 @@ def train_memory(c, arch, lay, prompt_max: int) -> dict[str, float]:
     optimizer_ranks = data_parallel(lay) * lay.cp
     expert_dp = max(lay.train_gpus // max(lay.ep * lay.etp * lay.pp, 1), 1)
     optimizer = 0.0 if c.optimizer_cpu_offload else 12 * (dense / optimizer_ranks + expert / expert_dp)
-    tokens = micro_batch_tokens(c, lay, prompt_max + c.rollout_max_response_len)
+    longest = prompt_max + c.rollout_max_response_len
+    tokens = micro_batch_tokens(c, lay, longest)
+    # The fp32 logits peak in whichever pass forms the larger micro-batch: a training step's, or a
+    # log-prob pass over the rollout's share (no stored activations there; counting the training
+    # activations with the larger logits is a slight over-estimate when the log-prob one is larger).
+    logits_tokens = max(tokens, micro_batch_tokens(c, lay, longest, logprob_samples_per_rank(c, lay)))
     return {
         "weights": 2 * (dense + expert) / GIB,
         "grads": 4 * (dense + expert) / GIB,
         "optimizer": optimizer / GIB,
         "activations": activation_gib(c, arch, lay, tokens),
-        "logits": logits_gib(arch, lay, tokens, logits_fp32_copies(c)),
+        "logits": logits_gib(arch, lay, logits_tokens, logits_fp32_copies(c)),
         # slime keeps the reference weights in host memory and swaps them into the actor's own
         # buffers for the ref log-prob pass (megatron_utils actor: weights backuper): no GPU copy.
         "reference": 0.0,
