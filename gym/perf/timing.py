@@ -221,14 +221,15 @@ def expected_longest_response(mean: float, cap: float, samples: int) -> float:
         else:
             hi = mid
     theta, n, steps = (lo + hi) / 2, max(int(samples), 1), 256
-    h = cap / steps
+    upper = min(cap, theta * (math.log(n) + 30))  # beyond: P(longest > x) < n·e^(−x/θ) ≈ 1e-13
+    h = upper / steps
 
     def survival(x: float) -> float:  # P(longest > x)
         return 1 - (-math.expm1(-x / theta)) ** n
 
     odd = sum(survival((2 * i - 1) * h) for i in range(1, steps // 2 + 1))
     even = sum(survival(2 * i * h) for i in range(1, steps // 2))
-    return min(h / 3 * (survival(0) + 4 * odd + 2 * even + survival(cap)), float(cap))
+    return min(h / 3 * (survival(0) + 4 * odd + 2 * even + survival(upper)), float(cap))
 
 
 def generate_s(c, arch, spec, lay, kv_tokens: int, prompt: float, response: float, longest: float) -> dict:
