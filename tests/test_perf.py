@@ -324,6 +324,18 @@ def test_one_formula_per_quantity():
         assert "micro_batch_tokens_estimate" not in source
 
 
+def test_nodes_that_do_not_shorten_the_step_are_warned_with_the_bottleneck():
+    # Split layouts: one rollout node generates for any number of training nodes, so from 2 nodes on
+    # more nodes change nothing (issue 18: 4B, ~37 s per rollout at 2 to 16 nodes).
+    plan = SlimeConfig(model=Qwen3_4B(), num_nodes=4, colocate=False).plan()
+    found = [w for w in plan.warnings if w.rule == "nodes_shorten_step"]
+    assert len(found) == 1 and found[0].severity == "warning"
+    assert "Bottleneck: generate" in found[0].message and found[0].fixes[0].changes == {"num_nodes": 2}
+    assert not any(w.rule == "nodes_shorten_step"
+                   for w in SlimeConfig(model=Qwen3_4B(), num_nodes=2, colocate=False).plan().warnings)
+    assert not any(w.rule == "nodes_shorten_step" for w in SlimeConfig(model=Qwen3_4B(), num_nodes=2).plan().warnings)
+
+
 def test_workload_from_a_runs_metrics():
     from gym.local import History
     from gym.perf import workload_from
