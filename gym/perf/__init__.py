@@ -343,7 +343,8 @@ def estimate_resolved(r, *, mean_response_tokens: float | None = None,
               "update_weights": tm.update_weights_s(arch, lay), "switch": tm.switch_s(lay, train, rollout)}
     step = tm.step_s(lay, phases, c.update_weights_interval,
                      overlapped=not lay.colocate and r.train_script.endswith("train_async.py"))
-    step_range = (step / tm.STEP_RANGE_FACTOR, step * tm.STEP_RANGE_FACTOR)
+    band = tm.MOE_STEP_RANGE_FACTOR if tm.fine_grained_moe(arch) else tm.STEP_RANGE_FACTOR
+    step_range = (step / band, step * band)
     lo_s, mid_s, hi_s = tm.STARTUP_S
     hours = (c.num_rollout * step + mid_s) / 3600
     hours_range = ((c.num_rollout * step_range[0] + lo_s) / 3600, (c.num_rollout * step_range[1] + hi_s) / 3600)
@@ -371,7 +372,8 @@ def estimate_resolved(r, *, mean_response_tokens: float | None = None,
 MOE_CAVEAT = (" MoE: decode reads every expert the batch routes to (plus a fixed routing cost per MoE layer); "
               "a fine-grained MoE trains at {mfu:.0%} MFU on its active parameters ({eff:.2f} of the dense "
               "utilisation, from Megatron's Qwen3-30B-A3B vs dense H100 measurements). Out of sample, NeMo-RL's "
-              "Qwen3-30B-A3B steps ran 1.1-2.0x longer than predicted (BENCHMARKS.md).")
+              "Qwen3-30B-A3B steps ran 1.2-2.0x longer than predicted (BENCHMARKS.md), so its step range is "
+              "×/÷ {band} instead.")
 """Said in the assumptions of every MoE estimate: the MoE efficiencies used and the out-of-sample error."""
 
 
@@ -384,6 +386,7 @@ def assumptions_text(c, spec, response: float, prompt: float, price: float, moe:
             f"bandwidth, training at {tm.TRAIN_MFU:.0%} MFU (dense), weight updates at "
             f"{tm.UPDATE_BYTES_PER_S / 1e9:.1f} GB/s; start-up {tm.STARTUP_S[1] / 60:.0f} min "
             f"({tm.STARTUP_S[0] / 60:.0f}–{tm.STARTUP_S[2] / 60:.0f}); evaluation and checkpoint saves not "
-            f"counted. Step range ×/÷ {tm.STEP_RANGE_FACTOR} (the calibration error, see BENCHMARKS.md)."
+            f"counted. Step range ×/÷ {tm.STEP_RANGE_FACTOR} (dense; the calibration error, see BENCHMARKS.md)."
             + ("" if price == price else f" No list price for {spec.name}: cost is NaN.")
-            + (MOE_CAVEAT.format(mfu=tm.MOE_TRAIN_MFU, eff=tm.MOE_TRAIN_EFFICIENCY) if moe else ""))
+            + (MOE_CAVEAT.format(mfu=tm.MOE_TRAIN_MFU, eff=tm.MOE_TRAIN_EFFICIENCY, band=tm.MOE_STEP_RANGE_FACTOR)
+               if moe else ""))

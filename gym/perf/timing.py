@@ -35,7 +35,9 @@ from gym.perf import memory as mem
 # ---- Rollout (SGLang) -----------------------------------------------------------------------------
 DECODE_BANDWIDTH_EFFICIENCY = 0.6
 """Share of HBM bandwidth a decode step achieves (weights + KV reads). Set with rows 3 and 7 in
-view (Qwen3-0.6B on H100, Qwen3-VL-4B on H200; slime colocated) and row 13 (NeMo-RL, Llama 8B)."""
+view (Qwen3-0.6B on H100, Qwen3-VL-4B on H200; slime colocated) and row 13 (NeMo-RL, Llama 8B);
+vLLM's kernel benchmarks stream weights at 75-87% of peak (MOE_DECODE_LAYER_LATENCY_S), the rest is
+KV reads, attention and sampling. Row 7's only published rollout phase comes out at 0.69x of its 62 s."""
 DECODE_LAYER_LATENCY_S = 40e-6
 """Fixed cost per layer per decode step (kernel launches within a CUDA graph, sampling, scheduler):
 row 3's 0.6B model cannot decode faster than ~500 tokens/s per sequence on H100."""
@@ -67,8 +69,12 @@ decay (admission happens throughout it): a modelling choice, not a fit."""
 # ---- Training (Megatron) --------------------------------------------------------------------------
 TRAIN_MFU = 0.3
 """Model-FLOP utilisation of Megatron's forward/backward on packed RL batches (variable lengths,
-dynamic batching, bf16). Rows 7 and 13 (4B/8B on 8-16 GPUs: train 42 s for 0.7 M tokens) put it at
-0.25-0.35; NeMo-RL's row 11 (32B, TP 4 PP 4) gives ~0.3."""
+dynamic batching, bf16). The value that centres the published dense whole steps (in-sample median
+ratio 1.00 after issue 18's recalibration; rows 11 and 13, NeMo-RL 32B and 8B, where training is the
+largest phase, come out 1.28x and 1.09x, i.e. they ran at or above it). The only published train
+phase, row 7 (Relax, Qwen3-VL-4B with its real script: global batch 512, TP 2, KL), took 42 s where
+0.3 predicts 18.5 s: ~0.13 effective, with its vision tower and image tokens not modelled. So RL
+training runs at 0.13-0.3+ of peak across stacks; the step band (STEP_RANGE_FACTOR) carries that."""
 LOGPROB_MFU = 0.3
 """Forward-only passes for old/ref log-probs: same kernels, same utilisation."""
 STEP_OVERHEAD_S = 1.0
@@ -82,11 +88,6 @@ not a fit: a 2-socket host has ~300-600 GB/s of DRAM bandwidth shared by 8 GPUs'
 ~50 measured pinned); Adam's read-modify-write of 4 fp32 tensors and the CPU threads' own limits
 leave ~20, the order DeepSpeed reports for its CPU Adam (ZeRO-Offload, arXiv 2101.06840: the CPU
 step is 5-7x faster than PyTorch's, ~1 s per billion parameters per GPU). No calibration row uses it."""
-REF_SWAP_BYTES_PER_S = 25e9
-"""With a KL term slime swaps the reference weights from pinned host memory into the actor's
-buffers for the reference log-prob pass, and back (megatron_utils actor: weights backuper): host-to-
-device copies at ~25 GB/s per GPU, what pinned PCIe 4.0 x16 sustains (NVIDIA bandwidthTest: ~25 of
-32 GB/s) and a conservative figure for PCIe 5.0 hosts. No calibration row isolates it."""
 ROLLOUT_FIXED_S = 3.0
 """Per rollout: reward scoring, data loading, Ray round trips and logging (row 3's 26 s step
 leaves ~3 s unexplained by the phases)."""
@@ -149,11 +150,23 @@ def logprob_mfu(arch) -> float:
 
 
 # ---- Switching and weight updates -----------------------------------------------------------------
-RELEASE_GIB_PER_S = 6.0
-"""Releasing GPU memory to sleep (torch_memory_saver pause / SGLang release_memory_occupation):
-row 16, Qwen3-32B: 70.6 GiB of weights + KV released in 11.8 s; row 6 (4 × A6000): sleep 5.3 s."""
-RESUME_GIB_PER_S = 28.0
-"""Re-mapping it on wake: row 16, the same 70.6 GiB resumed in 2.5 s; row 6: wake 2.2 s."""
+SWITCH_FIXED_S = 5.6
+"""Colocated switching, per rollout, besides the bytes copied: SGLang releases its weights and KV
+cache (torch_memory_saver unmaps them: no copy, slime refills the weights by the update) and
+resumes them, Megatron pauses and wakes, and the Ray calls between. Fitted to the two published
+slime-style switches of Qwen3-4B: row 6 (4 × A6000: sleep 5.3 s + wake 2.2 s = 7.5 s) leaves 5.9 s
+after its host copies, row 7 (Relax, 8 × H200, TP 2: 11 s with the 4.4 s update) leaves 5.3 s; 5.6 is
+their mean (each within 6%). Row 16's standalone SGLang release (11.8 s for 70.6 GiB) is not this
+path: it backs its weights up to host memory, which slime does not (BENCHMARKS.md)."""
+HOST_COPY_BYTES_PER_S = 25e9
+"""Host <-> GPU copies per GPU: what pinned PCIe 4.0 x16 sustains (NVIDIA bandwidthTest: ~25 of 32
+GB/s), conservative for PCIe 5.0 hosts. Used for what Megatron backs up to host memory while it
+sleeps (its bf16 weights and its optimizer shard, out and back: switch_s) and for the reference
+weights swapped in for the KL pass (REF_SWAP_BYTES_PER_S). Not fitted: rows 6 and 7 copy 18.7 and
+15.0 GiB each way, 1.6 s and 1.3 s of their switching at this rate."""
+REF_SWAP_BYTES_PER_S = HOST_COPY_BYTES_PER_S
+"""With a KL term slime swaps the reference weights from pinned host memory into the actor's
+buffers for the reference log-prob pass, and back (megatron_utils actor: weights backuper)."""
 UPDATE_FIXED_S = 1.5
 UPDATE_BYTES_PER_S = 2.8e9
 """slime's weight update (gather TP shards, convert to HF names in buckets, push): rows 8
@@ -165,8 +178,14 @@ STARTUP_S = (300.0, 600.0, 900.0)
 """Start-up (low, point, high): containers and image, Ray, model load (row 16: 100 s for a 32B
 model), SGLang CUDA graphs, Megatron init."""
 STEP_RANGE_FACTOR = 1.55
-"""The step-time band: point ÷ and × this. Calibration rows fall within it (ratios 0.65-1.55
-outside the untuned row 1), so high/low = 2.4."""
+"""The step-time band of dense models: point ÷ and × this. It contains every published dense step
+time (gym.perf.calibration.step_ratio_range: in sample 0.65-1.28, the lowest Relax's row 7; out of
+sample 0.95), the untuned slime row 1 (0.06, the report's own worst case) aside; high/low = 2.4.
+tests/test_perf.py fails when a recalibration leaves a row outside."""
+MOE_STEP_RANGE_FACTOR = 2.0
+"""The band of fine-grained MoE models (Qwen3-30B-A3B): NeMo-RL's published steps come out at
+0.51-0.83 of measured (out of sample, gym.perf.calibration), outside the dense band; ×/÷ 2.0 contains
+them (the slowest, v0.4's 1-step-off row, at 0.51), so high/low = 4: an honest, wide band."""
 
 
 def decode_weight_params(arch, batch: float) -> float:
@@ -287,12 +306,13 @@ def update_weights_s(arch, lay) -> float:
 
 
 def switch_s(lay, train_parts: dict, rollout_parts: dict) -> float:
-    """Colocated: SGLang sleeps and wakes, Megatron offloads and reloads, once per rollout."""
+    """Colocated: SGLang sleeps and wakes, Megatron backs up its weights and optimizer shard to host
+    memory and restores them, once per rollout: SWITCH_FIXED_S + 2 × those bytes / HOST_COPY_BYTES_PER_S.
+    SGLang's weights and KV cache are unmapped, not copied (rollout_parts: unused, kept for callers)."""
     if not lay.colocate:
         return 0.0
-    sglang = rollout_parts["weights"] + rollout_parts["kv_cache"]
-    megatron = train_parts["weights"] + train_parts["grads"] + train_parts["optimizer"]
-    return (sglang + megatron) * (1 / RELEASE_GIB_PER_S + 1 / RESUME_GIB_PER_S)
+    backed_up = (train_parts["weights"] + train_parts["optimizer"]) * mem.GIB
+    return SWITCH_FIXED_S + 2 * backed_up / HOST_COPY_BYTES_PER_S
 
 
 def step_s(lay, phases: dict, update_interval: int = 1, overlapped: bool | None = None) -> float:
