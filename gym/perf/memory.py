@@ -35,8 +35,12 @@ CUDA_GRAPH_PER_LAYER_GIB = 0.0232
 17 (Qwen3-8B, 36 layers: 2.32 GiB) fit 1.48 + 0.0232 × layers GiB."""
 MEGATRON_SLEEPING_GIB = 1.5
 """What Megatron keeps on a colocated GPU while SGLang generates: its CUDA context and NCCL
-communicator buffers (torch_memory_saver releases every tensor it allocated). An estimate:
-context 0.5 GiB + ~1 GiB of NCCL buffers for the TP/DP groups."""
+communicator buffers (torch_memory_saver releases every tensor it allocated). Derived, not
+measured or fitted: the context (CUDA_CONTEXT_GIB, 0.5) plus NCCL's buffers, which it allocates per
+communicator and channel (NCCL_BUFFSIZE, 4 MiB by default, per peer per channel: NCCL docs, env.
+variables), ~0.25 GiB for a ring of 8 with up to 32 channels, times the ~4 communicators Megatron
+holds (TP, DP, PP/embedding, DP with CP): ~1 GiB. The analogous SGLang figure was measured (slime#1951:
+a sleeping engine at 3.24 GiB, sglang_sleeping_gib)."""
 TRAIN_OVERHEAD_GIB = 2.0
 """Megatron's own CUDA context, NCCL communicators (TP/DP/PP groups) and allocator slack at the
 peak. slime#1951's log: 2.06 GiB "reserved by PyTorch but unallocated" at the OOM."""
