@@ -204,11 +204,11 @@ def scaling_warning(r, perf: PerfEstimate, workload: dict | None = None) -> tupl
     if previous is None or previous.step_seconds > perf.step_seconds * (1 + SCALING_GAIN):
         return ()
     fewest = n - 1
-    for k in range(n - 2, 0, -1):
+    for k in sorted({2 ** i for i in range(6) if 2 ** i < n - 1}):  # the fewest, among 1, 2, 4, …: few estimates
         e = _fewer_nodes(r, k, workload)
-        if e is None or e.step_seconds > perf.step_seconds * (1 + SCALING_GAIN):
+        if e is not None and e.step_seconds <= perf.step_seconds * (1 + SCALING_GAIN):
+            fewest = k
             break
-        fewest = k
     overlapped = not r.layout.colocate and r.train_script.endswith("train_async.py")
     phase, why = bottleneck(perf, previous, overlapped)
     gain = previous.step_seconds / perf.step_seconds - 1
