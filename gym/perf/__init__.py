@@ -90,7 +90,7 @@ class PerfEstimate:
     run_usd_range: tuple[float, float]
     fits: bool
     """True when training and rollout both fit their GPUs by the point estimate (peaks ≤ capacity,
-    the KV pool holds one sample). Validation refuses only clear misses (gym.perf.verdict)."""
+    the KV pool holds one sample); validation refuses exactly the configs where it is False (gym.perf.verdict)."""
     assumptions: str
     rollout_memory_gib: float = 0.0
     """Peak per rollout GPU during generation, GiB."""
@@ -183,10 +183,14 @@ def bottleneck(e: PerfEstimate, before: PerfEstimate, overlapped: bool) -> tuple
     if overlapped:
         train = e.phases["log_probs"] + e.phases["train"]
         if e.phases["generate"] >= train:
-            return "generate", "the rollout GPUs generate while training waits, and more training nodes do not shorten it"
+            return "generate", ("the rollout GPUs generate while training waits, and more training nodes do not "
+                                "shorten it (more rollout GPUs would: rollout_num_gpus)")
         return "train", "training (log-probs + train) sets the pace"
     fixed = {p: s for p, s in e.phases.items() if s >= 0.9 * before.phases.get(p, 0.0)}
     phase = max(fixed or e.phases, key=(fixed or e.phases).get)
+    if phase == "generate":
+        return phase, (f"its tail: the longest response (~{e.longest_response_tokens:.0f} tokens against a mean of "
+                       f"{e.mean_response_tokens:.0f}) decodes nearly alone, whatever the number of engines")
     return phase, "a cost every rollout pays that more nodes do not divide"
 
 
