@@ -104,6 +104,8 @@ class PerfEstimate:
     """Prompt + response of the longest sample (what one KV pool and one micro-batch must hold)."""
     longest_response_tokens: float = 0.0
     """Expected longest response of one rollout (timing.expected_longest_response): the tail's length."""
+    workload_source: str = ""
+    """Where mean_response_tokens comes from: "given", "GSM8K default, thinking", "35% of the cap"."""
     kv_pool_gib: float = 0.0
     """SGLang's KV pool before clipping at 0 (negative: the weights alone exceed the fraction)."""
     problems: tuple[Problem, ...] = field(default=())
@@ -335,7 +337,8 @@ def estimate_resolved(r, *, mean_response_tokens: float | None = None,
     spec = gpu_spec(c.gpu_type)
     response, prompt, prompt_max, source = _lengths(r, mean_response_tokens, mean_prompt_tokens)
     longest = prompt_max + c.rollout_max_response_len
-    tail = tm.expected_longest_response(response, c.rollout_max_response_len, c.rollout_batch_size * c.n_samples_per_prompt)
+    samples = c.rollout_batch_size * c.n_samples_per_prompt
+    tail = tm.expected_longest_response(response, c.rollout_max_response_len, samples)
 
     train = mem.train_memory(c, arch, lay, prompt_max)
     rollout, kv_tokens, pool = mem.rollout_memory(c, arch, lay, spec.memory_gib)
@@ -367,7 +370,7 @@ def estimate_resolved(r, *, mean_response_tokens: float | None = None,
         assumptions=assumptions_text(c, spec, response, prompt, price, moe=arch.is_moe, source=source, longest=tail),
         rollout_memory_gib=rollout_peak, in_flight=gen["in_flight"], waves=gen["waves"],
         mean_response_tokens=response, mean_prompt_tokens=prompt, longest_sample_tokens=longest,
-        longest_response_tokens=tail,
+        longest_response_tokens=tail, workload_source=source,
         kv_pool_gib=pool, problems=tuple(problems))
     cache[key] = result
     return result
@@ -386,7 +389,8 @@ def assumptions_text(c, spec, response: float, prompt: float, price: float, moe:
     longest = c.rollout_max_response_len if longest is None else longest
     return (f"{spec.name}: {spec.memory_gib:.1f} GiB, {spec.hbm_bytes_per_s / 1e12:.2f} TB/s, "
             f"{spec.bf16_flops / 1e12:.0f} TFLOP/s bf16. Responses average {response:.0f} tokens ({source}; "
-            f"longest of a rollout ~{longest:.0f}, cap {c.rollout_max_response_len}), prompts {prompt:.0f}. Decode at {tm.DECODE_BANDWIDTH_EFFICIENCY:.0%} of HBM "
+            f"longest of a rollout ~{longest:.0f}, cap {c.rollout_max_response_len}), prompts {prompt:.0f}. "
+            f"Decode at {tm.DECODE_BANDWIDTH_EFFICIENCY:.0%} of HBM "
             f"bandwidth, training at {tm.TRAIN_MFU:.0%} MFU (dense), weight updates at "
             f"{tm.UPDATE_BYTES_PER_S / 1e9:.1f} GB/s; start-up {tm.STARTUP_S[1] / 60:.0f} min "
             f"({tm.STARTUP_S[0] / 60:.0f}–{tm.STARTUP_S[2] / 60:.0f}); evaluation and checkpoint saves not "

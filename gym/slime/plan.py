@@ -149,9 +149,10 @@ class Plan:
                                     + (" (added: colocated)" if self.colocate else " (rollout overlaps training)")),
             ("time", "whole run", f"~{e.run_hours:.1f} h ({h0:.1f}–{h1:.1f}), ~${e.run_usd:,.0f} (${u0:,.0f}–${u1:,.0f})"
                                   f" for {self.num_rollout} rollouts"),
-            ("time", "lengths", f"responses ~{e.mean_response_tokens:.0f} tokens on average (longest of a rollout "
-                                f"~{e.longest_response_tokens:.0f}), prompts ~{e.mean_prompt_tokens:.0f}: the workload "
-                                "(--mean-response-tokens / --mean-prompt-tokens; gym.perf.workload_from reads a past run's)"),
+            ("time", "lengths", f"responses ~{e.mean_response_tokens:.0f} tokens on average ({e.workload_source}; "
+                                f"longest of a rollout ~{e.longest_response_tokens:.0f}), prompts ~{e.mean_prompt_tokens:.0f}: the workload "
+                                "(--mean-response-tokens / --mean-prompt-tokens; "
+                                "gym.perf.workload_from reads a past run's)"),
         ]
 
     def __str__(self) -> str:
