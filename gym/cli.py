@@ -115,7 +115,7 @@ def seed_production_config():
 
 def cmd_plan(args) -> int:
     config = config_from_args(args)
-    plan = config.plan()
+    plan = config.plan(mean_response_tokens=args.mean_response_tokens, mean_prompt_tokens=args.mean_prompt_tokens)
     print(plan)
     return 0
 
@@ -257,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_plan = sub.add_parser("plan", help="print the validated plan of a preset plus overrides")
     _add_config_args(p_plan)
+    p_plan.add_argument("--mean-response-tokens", type=float, metavar="N",
+                        help="the workload: mean response length in tokens (default: gym.perf's, e.g. GSM8K "
+                             "with thinking 1200; a past run's rollout/response_len/mean prices the next)")
+    p_plan.add_argument("--mean-prompt-tokens", type=float, metavar="N",
+                        help="the workload: mean prompt length in tokens (default: half of rollout_max_prompt_len, "
+                             "or 200)")
     p_plan.set_defaults(func=cmd_plan)
     p_argv = sub.add_parser("argv", help="print the exact slime command")
     _add_config_args(p_argv)

@@ -8,6 +8,9 @@ the speed-up against the first config.
 (num_rollout × rollout_batch_size × n_samples_per_prompt), so a config with bigger rollouts needs
 fewer of them; `same_work=False` keeps each config's own num_rollout. Start-up time is included
 once per run. Configs are not changed.
+
+The workload prices every row alike: `mean_response_tokens` / `mean_prompt_tokens` (gym.perf's
+defaults when None; `**gym.perf.workload_from(history)` passes a past run's).
 """
 
 from __future__ import annotations
@@ -72,11 +75,14 @@ def _label(r) -> str:
            f"{'colocated' if lay.colocate else 'split'}"
 
 
-def compare(configs, same_work: bool = True, labels=None) -> Comparison:
-    """Compare configs (SlimeConfig) on the same work: see the module docstring."""
-    from gym.perf import estimate_resolved
+def compare(configs, same_work: bool = True, labels=None, *, mean_response_tokens: float | None = None,
+            mean_prompt_tokens: float | None = None) -> Comparison:
+    """Compare configs (SlimeConfig) on the same work: see the module docstring. A workload that is
+    not a positive finite number is a ConfigError."""
+    from gym.perf import check_workload, estimate_resolved
     from gym.perf.timing import STARTUP_S
 
+    workload = check_workload(mean_response_tokens, mean_prompt_tokens)
     resolved = [c.resolve() for c in configs]
     if not resolved:
         return Comparison(rows=(), same_work=same_work)
@@ -84,7 +90,7 @@ def compare(configs, same_work: bool = True, labels=None) -> Comparison:
     total_samples = first.num_rollout * first.rollout_batch_size * first.n_samples_per_prompt
     rows, base_hours = [], None
     for i, r in enumerate(resolved):
-        c, e = r.config, estimate_resolved(r)
+        c, e = r.config, estimate_resolved(r, **workload)
         per_rollout = c.rollout_batch_size * c.n_samples_per_prompt
         rollouts = math.ceil(total_samples / per_rollout) if same_work else c.num_rollout
         hours = (rollouts * e.step_seconds + STARTUP_S[1]) / 3600

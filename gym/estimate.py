@@ -31,10 +31,11 @@ class RunEstimate:
 
 
 def estimate_run(resolved, plan=None) -> RunEstimate:
-    """Estimate a resolved config's run with gym.perf (`plan` is accepted for compatibility)."""
+    """Estimate a resolved config's run with gym.perf: the plan's estimate when a plan is given (it
+    carries the plan's workload), else the default workload's."""
     from gym.perf import estimate_resolved
 
-    e = estimate_resolved(resolved)
+    e = plan.perf if plan is not None and getattr(plan, "perf", None) is not None else estimate_resolved(resolved)
     return RunEstimate(step_seconds=e.step_seconds_range, hours=e.run_hours_range, usd=e.run_usd_range,
                        assumptions=e.assumptions, point_step_seconds=e.step_seconds, point_hours=e.run_hours,
                        point_usd=e.run_usd)

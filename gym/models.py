@@ -50,15 +50,40 @@ class ModelArchitecture:
     def is_moe(self) -> bool:
         return self.num_experts is not None
 
-    def approx_params(self) -> float:
-        """Parameter count (approximate, for memory and FLOP estimates), in parameters."""
-        attn = self.hidden_size * self.kv_channels * (2 * self.num_attention_heads + 2 * self.num_query_groups)
+    # ---- Parameter counts: the one place they are computed (gym.perf reads them from here) ----------
+    def attention_params(self) -> float:
+        """Q, K, V and output projections of one layer (no biases: --disable-bias-linear)."""
+        return self.hidden_size * self.kv_channels * (2 * self.num_attention_heads + 2 * self.num_query_groups)
+
+    def mlp_params(self) -> float:
+        """Dense SwiGLU MLP of one layer (gate, up, down), or the router of an MoE layer."""
         if self.is_moe:
-            mlp = 3 * self.hidden_size * self.moe_ffn_hidden_size * self.num_experts
-        else:
-            mlp = 3 * self.hidden_size * self.ffn_hidden_size
-        embed = self.vocab_size * self.hidden_size * (2 if self.untie_embeddings_and_output_weights else 1)
-        return self.num_layers * (attn + mlp) + embed
+            return self.hidden_size * self.num_experts
+        return 3 * self.hidden_size * self.ffn_hidden_size
+
+    def expert_params(self) -> float:
+        """All routed experts of one MoE layer (0 for dense models)."""
+        return 3 * self.hidden_size * self.moe_ffn_hidden_size * self.num_experts if self.is_moe else 0.0
+
+    def embedding_params(self) -> float:
+        """Input embedding, plus the output layer when it is not tied."""
+        return self.vocab_size * self.hidden_size * (2 if self.untie_embeddings_and_output_weights else 1)
+
+    def total_params(self) -> float:
+        """Every parameter: per layer attention + MLP (or router) + experts + two RMSNorm weights,
+        plus the embedding(s). Qwen3-4B: 4,022,456,320."""
+        return (self.num_layers * (self.attention_params() + self.mlp_params() + self.expert_params()
+                                   + 2 * self.hidden_size) + self.embedding_params())
+
+    def active_params(self) -> float:
+        """Parameters one token passes through (MoE: the router's top-k experts only)."""
+        if not self.is_moe:
+            return self.total_params()
+        return self.total_params() - self.num_layers * self.expert_params() * (1 - self.moe_router_topk / self.num_experts)
+
+    def approx_params(self) -> float:
+        """Parameter count, in parameters: total_params() (kept under its older name)."""
+        return self.total_params()
 
     def megatron_args(self) -> list[str]:
         """The model flags slime's `scripts/models/qwen3-*.sh` passes, in that order."""

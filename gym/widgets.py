@@ -53,6 +53,8 @@ class ControlPanel:
         self._stop = threading.Event()
         self.history = None
         self.last_launch = None
+        self.workload: dict = {}
+        """The workload that prices the plan (gym.perf): mean_response_tokens, mean_prompt_tokens."""
         self._build()
         self.refresh()
 
@@ -72,6 +74,16 @@ class ControlPanel:
                 self.set_fields.pop(name, None)
             else:
                 self.set_fields[name] = value
+        self.refresh()
+
+    def set_workload(self, **workload) -> None:
+        """Set the workload that prices the plan (mean_response_tokens, mean_prompt_tokens; None:
+        gym.perf's default), e.g. `panel.set_workload(**gym.perf.workload_from(history))`."""
+        for name, value in workload.items():
+            if value is None:
+                self.workload.pop(name, None)
+            else:
+                self.workload[name] = value
         self.refresh()
 
     def apply_fix(self, fix: Fix) -> None:
@@ -101,6 +113,13 @@ class ControlPanel:
             "num_rollout": w.BoundedIntText(min=1, max=1_000_000, description="rollouts", style=style, layout=wide),
         }
         self.controls["num_nodes"].add_class("gym-nodes")
+        self.mean_response = w.BoundedIntText(
+            value=0, min=0, max=1_000_000, description="mean response tokens", style=style, layout=wide,
+            tooltip="the workload that prices the run: 0 = gym.perf's default (GSM8K with thinking: 1200); "
+                    "a past run's rollout/response_len/mean prices the next")
+        self.mean_response.add_class("gym-mean-response")
+        self.mean_response.observe(lambda change: self.set_workload(mean_response_tokens=change["new"] or None),
+                                   names="value")
         for name, control in self.controls.items():
             control.observe(lambda change, name=name: self._on_control(name, change["new"]), names="value")
         self.backend = w.ToggleButtons(options=["local", "modal"], description="backend",
@@ -133,7 +152,7 @@ class ControlPanel:
         self.status.add_class("gym-status")
         self.curve = w.Image(format="png", layout=w.Layout(max_width="640px"))
         self.curve.layout.display = "none"
-        left = w.VBox([*self.controls.values(), w.HBox([self.backend]), self.max_usd, self.modal_bound,
+        left = w.VBox([*self.controls.values(), self.mean_response, w.HBox([self.backend]), self.max_usd, self.modal_bound,
                        w.HBox([self.launch_button, self.status_button]), self.status,
                        self.problems_box], layout=w.Layout(width="410px", flex="0 0 auto"))
         right = w.VBox([self.cost_html, self.map_html, self.plan_html])
@@ -168,7 +187,12 @@ class ControlPanel:
         self.launch_button.disabled = bool(errors)
         if resolved.type_problems:
             return
-        plan = make_plan(resolved, warnings)
+        try:
+            plan = make_plan(resolved, warnings, **self.workload)
+        except ConfigError as err:  # a workload that is not a positive number
+            self._show_problems(err.problems)
+            self.launch_button.disabled = True
+            return
         self.plan = plan
         self.plan_html.value = plan._repr_html_()
         self.map_html.value = gpu_map_svg(plan) if plan.cluster_gpus <= 128 else ""

@@ -175,17 +175,21 @@ try:
 except ConfigError as err:
     print(err)
 
-# %% [markdown]
-# ## What 4 nodes buy: the same work on 1, 2 and 4 nodes
-#
-# The table above compares the presets, which do *different* amounts of work (50 rollouts of 64
-# samples on one node, 3000 of 512 on four). The fair question is the seed's production work,
-# 3000 rollouts × 512 samples, done on 1, 2 or 4 nodes. `gym.compare(..., same_work=True)` gives
-# every config the first one's samples in total and asks gym's performance model (`gym.perf`)
-# for the seconds per rollout, phase by phase. The model is physics (bytes over memory
-# bandwidth, FLOPs over peak) with efficiency constants fitted to five published runs (slime,
-# verl and NeMo-RL, 0.6B–32B), which it reproduces within 0.98–1.28× (median 1.13×, BENCHMARKS.md);
-# its range is the point estimate ÷/× 1.55.
+# %%
+from gym.perf.calibration import step_ratio_range
+from gym.perf.timing import STEP_RANGE_FACTOR
+
+low, median, high = step_ratio_range()  # the one source of the calibration range (BENCHMARKS.md prints it too)
+display(Markdown(
+    "## What 4 nodes buy: the same work on 1, 2 and 4 nodes\n\n"
+    "The table above compares the presets, which do *different* amounts of work (50 rollouts of 64 samples on "
+    "one node, 3000 of 512 on four). The fair question is the seed's production work, 3000 rollouts × 512 "
+    "samples, done on 1, 2 or 4 nodes. `gym.compare(..., same_work=True)` gives every config the first one's "
+    "samples in total and asks gym's performance model (`gym.perf`) for the seconds per rollout, phase by phase. "
+    "The model is physics (bytes over memory bandwidth, FLOPs over peak) with efficiency constants fitted to "
+    "five published runs (slime, Relax, verl and NeMo-RL, 0.6B–32B), whose step times it predicts at "
+    f"{low:.2f}–{high:.2f}× of measured (median {median:.2f}×, `gym.perf.calibration.step_ratio_range()`); "
+    f"its range is the point estimate ÷/× {STEP_RANGE_FACTOR}, which contains every one of them."))
 
 # %%
 import gym

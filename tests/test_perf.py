@@ -142,7 +142,8 @@ def test_narrow_band_for_every_preset():
     for name in MODELS:
         e = estimate(SlimeConfig(model=name))
         lo, hi = e.step_seconds_range
-        assert lo < e.step_seconds < hi and hi / lo <= 2.5, name
+        # dense: ×/÷ 1.55; fine-grained MoE: its own honest ×/÷ 2.0 (issue 18: NeMo-RL's 30B-A3B rows at 0.51-0.83)
+        assert lo < e.step_seconds < hi and hi / lo <= (4.0 if "A3B" in name else 2.5), name
         assert e.run_usd_range[0] < e.run_usd < e.run_usd_range[1]
 
 
@@ -169,15 +170,30 @@ def test_kv_pool_that_cannot_hold_a_sample_is_an_error():
     assert estimate(config.replace(**problems[0].fixes[0].changes)).kv_cache_tokens > 4096
 
 
-def test_near_full_gpu_is_a_plan_warning():
-    plan = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=26624).plan()  # 93% of the GPU
-    assert any(w.rule == "memory_fits" for w in plan.warnings)
-    # just over the GPU by the point estimate, within the model's error: a warning, not a refusal
-    over = SlimeConfig(model=Qwen3_4B(), num_nodes=2, recompute_granularity="selective", max_tokens_per_gpu=10240)
+def test_near_full_gpu_is_a_plan_warning_and_over_it_an_error():
+    plan = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=26624, global_batch_size=64).plan()  # 93% of the GPU
+    assert [w.severity for w in plan.warnings if w.rule == "memory_fits"] == ["warning"]
+    # just over the GPU by the point estimate (100.8%): refused, no grace above 100% (issue 18)
+    over = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=30720, global_batch_size=64)
     e = estimate(over)
-    assert 1 < e.train_share < 1.1 and not e.fits
-    assert [w.severity for w in over.plan().warnings if w.rule == "memory_fits"] == ["warning"]
+    assert 1 < e.train_share < 1.02 and not e.fits
+    with pytest.raises(ConfigError) as err:
+        over.validate()
+    p = next(p for p in err.value.problems if p.rule == "memory_fits")
+    assert p.severity == "error" and "out of memory" in p.message and p.fixes
+    for fix in p.fixes:  # fixes offered only where the model says they fit
+        fixed = estimate(over.replace(**fix.changes))
+        assert fixed.fits and fixed.train_memory_gib <= fixed.gpu_memory_gib
     assert not any(w.rule == "memory_fits" for w in SlimeConfig(model=Qwen3_4B()).plan().warnings)
+
+
+def test_qwen3_4b_on_one_80gb_gpu_is_refused():
+    # 87.2 GiB of 79.65: validated with a warning before (a 10% grace); it cannot fit
+    config = SlimeConfig(model=Qwen3_4B(), gpus_per_node=1)
+    assert estimate(config).train_memory_gib == pytest.approx(87.2, abs=0.1)
+    errors = [p for p in config.problems() if p.rule == "memory_fits"]
+    assert [p.severity for p in errors] == ["error"]
+    assert all(estimate(config.replace(**f.changes)).fits for f in errors[0].fixes)
 
 
 def test_colocated_fraction_is_the_models_verdict():
@@ -240,9 +256,142 @@ def test_estimate_never_changes_the_config():
 
 def test_mean_lengths_default_and_override():
     config = SlimeConfig(model=Qwen3_4B())
-    assert estimate(config).mean_response_tokens == pytest.approx(0.35 * 4096)
+    # GSM8K (the default dataset), thinking on (Qwen3's template default): the documented workload
+    assert estimate(config).mean_response_tokens == gym.perf.GSM8K_RESPONSE_TOKENS["thinking"]
+    off = config.replace(extra_args=["--apply-chat-template-kwargs", '{"enable_thinking": false}'])
+    assert estimate(off).mean_response_tokens == gym.perf.GSM8K_RESPONSE_TOKENS["no_thinking"] == 300
+    assert "GSM8K default, no thinking" in estimate(off).assumptions
     short, long = estimate(config, mean_response_tokens=500), estimate(config, mean_response_tokens=3000)
     assert short.phases["generate"] < long.phases["generate"] and short.phases["train"] < long.phases["train"]
+
+
+def test_the_work_sets_the_price_not_the_cap():
+    # Issue 18: with a 300-token mean, raising the cap from 4096 to 8192 took the step from 51.8 s to
+    # 76.0 s for the same work, because the longest response was pinned to the cap.
+    steps = [estimate(SlimeConfig(model=Qwen3_4B(), rollout_max_response_len=cap), mean_response_tokens=300)
+             for cap in (4096, 8192)]
+    assert steps[1].step_seconds == pytest.approx(steps[0].step_seconds, rel=0.02)
+    assert steps[0].longest_response_tokens < 4096 / 1.5  # the tail follows the mean, not the cap
+
+
+def test_longest_response_follows_an_exponential_clipped_at_the_cap():
+    # row 7 of perf-calibration.md: mean 1,363, longest 9,324 of 512 samples; θ·H_512 = 9,270 unclipped
+    assert tm.expected_longest_response(1363, 10**7, 512) == pytest.approx(1363 * sum(1 / k for k in range(1, 513)),
+                                                                           rel=0.01)
+    clipped = tm.expected_longest_response(1363, 9324, 512)
+    assert 0.9 * 9324 < clipped < 9324
+    assert tm.expected_longest_response(4096, 4096, 512) == 4096  # every response truncated
+    one = tm.expected_longest_response(300, 4096, 1)
+    assert one == pytest.approx(300, rel=0.01)  # one sample: its mean
+
+
+@pytest.mark.parametrize("bad", [-100, 0, float("nan"), float("inf"), "many"])
+def test_non_positive_or_non_finite_workload_is_a_config_error(bad):
+    config = SlimeConfig(model=Qwen3_4B())
+    for name in ("mean_response_tokens", "mean_prompt_tokens"):
+        with pytest.raises(ConfigError, match=name):
+            estimate(config, **{name: bad})
+        with pytest.raises(ConfigError, match=name):
+            config.plan(**{name: bad})
+
+
+def test_micro_batch_is_bounded_by_the_samples_per_rank():
+    # A huge max_tokens_per_gpu cannot make a micro-batch bigger than the samples a rank has: before,
+    # 2,000,000 tokens per GPU gave a 3,049 GiB training peak.
+    config = SlimeConfig(model=Qwen3_4B(), max_tokens_per_gpu=2_000_000)
+    c, lay = config.resolve().config, config.resolve().layout
+    longest = 400 + 4096
+    assert mem.micro_batch_tokens(c, lay, longest) == mem.samples_per_rank(c, lay) * longest == 2 * longest
+    rollout_share = c.rollout_batch_size * c.n_samples_per_prompt // 8  # log-prob passes: the rollout's share
+    assert mem.micro_batch_tokens(c, lay, longest, mem.logprob_samples_per_rank(c, lay)) == rollout_share * longest
+    e = estimate(config)
+    assert e.train_memory_gib < 100
+    assert e.train_memory["logits"] == pytest.approx(rollout_share * longest * 151936 * 4 * 2 / GIB)
+    # context parallelism shares each sample: one GPU holds ceil(sample / CP) of it
+    cp = SlimeConfig(model=Qwen3_4B(), context_parallel_size=2).resolve()
+    assert mem.micro_batch_tokens(cp.config, cp.layout, 4497, 1) == 2249
+
+
+def test_one_formula_per_quantity():
+    arch = Qwen3_4B().architecture
+    assert arch.approx_params() == arch.total_params() == mem.total_params(arch) == 4_022_456_320
+    r = SlimeConfig(model=Qwen3_4B(), num_nodes=2, tensor_model_parallel_size=2).resolve()
+    assert mem.data_parallel(r.layout) == r.layout.dp == 8
+    import inspect
+
+    for module in (mem, tm):  # DP and micro-batch tokens are not re-derived in the formulas
+        source = inspect.getsource(module)
+        assert "train_gpus //" not in source.replace("lay.train_gpus // max(lay.ep", "")
+        assert "micro_batch_tokens_estimate" not in source
+
+
+def test_nodes_that_do_not_shorten_the_step_are_warned_with_the_bottleneck():
+    # Split layouts: one rollout node generates for any number of training nodes, so from 2 nodes on
+    # more nodes change nothing (issue 18: 4B, ~37 s per rollout at 2 to 16 nodes).
+    plan = SlimeConfig(model=Qwen3_4B(), num_nodes=4, colocate=False).plan()
+    found = [w for w in plan.warnings if w.rule == "nodes_shorten_step"]
+    assert len(found) == 1 and found[0].severity == "warning"
+    assert "Bottleneck: generate" in found[0].message and found[0].fixes[0].changes == {"num_nodes": 2}
+    assert not any(w.rule == "nodes_shorten_step"
+                   for w in SlimeConfig(model=Qwen3_4B(), num_nodes=2, colocate=False).plan().warnings)
+    assert not any(w.rule == "nodes_shorten_step" for w in SlimeConfig(model=Qwen3_4B(), num_nodes=2).plan().warnings)
+
+
+def _constant_docs(module) -> dict[str, str]:
+    """Module-level NAME = value assignments and the string literal right after each."""
+    import ast
+    import inspect
+
+    body = ast.parse(inspect.getsource(module)).body
+    docs = {}
+    for node, after in zip(body, body[1:] + [None]):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id.isupper():
+            is_doc = isinstance(after, ast.Expr) and isinstance(getattr(after, "value", None), ast.Constant)
+            docs[node.targets[0].id] = after.value.value if is_doc else ""
+    return docs
+
+
+def test_every_named_constant_cites_its_source_or_fit():
+    # Issue 18 named these as unsourced; each now says where it comes from, or that it was fitted / not fitted.
+    docs = {**_constant_docs(tm), **_constant_docs(mem)}
+    cites = ("perf-calibration", "row", "sglang", "slime", "nccl", "megatron", "arxiv", "datasheet", "bandwidthtest",
+             "fitted", "fit ")
+    for name in ("DECODE_MFU", "PREFILL_MFU", "ENGINE_TP_ALLREDUCE_S", "NEW_TOKEN_RATIO", "CPU_ADAM_BYTES_PER_S",
+                 "REF_SWAP_BYTES_PER_S", "HOST_COPY_BYTES_PER_S", "MEGATRON_SLEEPING_GIB", "SWITCH_FIXED_S"):
+        assert any(word in docs[name].lower() for word in cites), name
+    import inspect
+
+    assert "25e9" not in inspect.getsource(tm.train_phases)  # the inline constant is named
+
+
+def test_workload_from_a_runs_metrics():
+    from gym.local import History
+    from gym.perf import workload_from
+
+    local = History(rows=[{"rollout/response_length": 280.0}, {"rollout/response_length": 320.0}])
+    assert workload_from(local) == {"mean_response_tokens": 300.0}
+    slime_rows = [{"rollout/response_len/mean": 1363.0, "rollout/response_len/max": 9324}]
+    assert workload_from(slime_rows) == {"mean_response_tokens": 1363.0}
+    assert workload_from({"rollout/response_len/mean": 900, "rollout/prompt_len/mean": 150}) == \
+        {"mean_response_tokens": 900.0, "mean_prompt_tokens": 150.0}
+    config = SlimeConfig(model=Qwen3_4B())
+    assert estimate(config, **workload_from(local)).mean_response_tokens == 300
+    with pytest.raises(ConfigError, match="no response length"):
+        workload_from([{"rollout/raw_reward": 0.5}])
+
+
+def test_workload_in_plan_compare_and_cli(capsys):
+    config = SlimeConfig(model=Qwen3_4B(), num_rollout=100)
+    plan = config.plan(mean_response_tokens=300, mean_prompt_tokens=120)
+    assert plan.perf.mean_response_tokens == 300 and plan.perf.mean_prompt_tokens == 120
+    assert plan.perf.step_seconds < config.plan().perf.step_seconds
+    table = gym.compare([config, config.replace(num_nodes=2)], same_work=True, mean_response_tokens=300)
+    assert table.rows[0].step_seconds == pytest.approx(plan.perf.step_seconds, rel=0.05)
+    assert main(["plan", "--model", "Qwen3-4B", "--mean-response-tokens", "300", "--mean-prompt-tokens", "120"]) == 0
+    out = capsys.readouterr().out
+    assert "responses ~300 tokens" in out and "prompts ~120" in out
+    assert main(["plan", "--mean-response-tokens", "-5"]) == 2
+    assert "mean_response_tokens" in capsys.readouterr().err
 
 
 # ---- Charts and the calibration --------------------------------------------------------------------
@@ -260,17 +409,27 @@ def test_charts():
 
 
 def _calibration():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "calibrate_perf.py"
-    spec = importlib.util.spec_from_file_location("calibrate_perf", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
-    spec.loader.exec_module(module)
-    return module.rows()
+    from gym.perf.calibration import rows
+
+    return rows()
 
 
 def _out_of_sample():
-    _calibration()
-    return sys.modules["calibrate_perf"].out_of_sample_rows()
+    from gym.perf.calibration import out_of_sample_rows
+
+    return out_of_sample_rows()
+
+
+def test_calibration_script_prints_the_one_range(capsys):
+    path = Path(__file__).resolve().parents[1] / "scripts" / "calibrate_perf.py"
+    spec = importlib.util.spec_from_file_location("calibrate_perf", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.main()
+    out = capsys.readouterr().out
+    lo, mid, hi = gym.perf.calibration.step_ratio_range()
+    assert f"in-sample step times {lo:.2f}–{hi:.2f}x, median {mid:.2f}x" in out and "in-sample goals met" in out
 
 
 def test_calibration_goals():
@@ -283,6 +442,47 @@ def test_calibration_goals():
     oom = [r for r in rows if r.kind == "oom" and r.in_goal]
     assert oom and all(r.predicted == 0 for r in oom)
     assert not math.isnan(statistics.median(steps))
+
+
+def test_every_published_step_is_inside_its_band():
+    # Issue 18: the band must contain every published row, MoE included, or MoE gets its own band.
+    dense = [r for r in _calibration() + _out_of_sample() if r.kind == "step" and r.in_goal and "30B-A3B" not in r.what]
+    moe = [r for r in _out_of_sample() if "30B-A3B" in r.what]
+    assert len(dense) >= 6 and len(moe) >= 4
+    assert all(1 / tm.STEP_RANGE_FACTOR <= r.ratio <= tm.STEP_RANGE_FACTOR for r in dense), [r.ratio for r in dense]
+    assert all(1 / tm.MOE_STEP_RANGE_FACTOR <= r.ratio <= tm.MOE_STEP_RANGE_FACTOR for r in moe), [r.ratio for r in moe]
+    e = estimate(SlimeConfig(model=Qwen3_30B_A3B()))
+    assert e.step_seconds_range[1] / e.step_seconds == pytest.approx(tm.MOE_STEP_RANGE_FACTOR)
+    assert "×/÷ 2.0" in e.assumptions
+
+
+def test_switching_matches_the_published_switches():
+    # Issue 18: Qwen3-4B was charged 16.8 s of switching + 4.4 s of update; published totals are 11-13 s.
+    e = estimate(SlimeConfig(model=Qwen3_4B()))
+    assert 10 <= e.phases["switch"] + e.phases["update_weights"] <= 13
+    switching = {r.row: r.ratio for r in _calibration() if r.what.startswith(("sleep + update", "switching"))}
+    assert set(switching) == {"6", "7"} and all(0.9 <= x <= 1.1 for x in switching.values())
+
+
+def test_row_7_runs_its_real_script():
+    # Relax's Qwen3-VL-4B script: global batch 512, TP 2, the KL reference pass, memory fraction 0.8.
+    import inspect
+
+    from gym.perf import calibration
+
+    source = inspect.getsource(calibration.rows)
+    row7 = source[source.index("# Row 7"):source.index("# Row 8")]
+    for setting in ("global_batch_size=512", "tensor_model_parallel_size=2", "use_kl_loss=True",
+                    "sglang_mem_fraction_static=0.8"):
+        assert setting in row7
+    train = next(r for r in _calibration() if r.row == "7" and r.what.startswith("train"))
+    assert train.predicted == pytest.approx(18.5, abs=1.0)  # 42 s measured: stated, not hidden by overheads
+
+
+def test_lesson_02_reads_the_range_from_the_calibration():
+    root = Path(__file__).resolve().parents[1]
+    lesson = (root / "notebooks" / "02_scaling_nodes.py").read_text()
+    assert "step_ratio_range" in lesson and "0.98–1.28" not in lesson
 
 
 def test_logits_copies_follow_slimes_loss_path():

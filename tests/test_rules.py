@@ -50,7 +50,7 @@ CASES = {
                        [dict(gpu_type="H100"), dict(gpu_type="H200")]),
     "gpus_per_node_limit": ([dict(gpus_per_node=16), dict(num_nodes=2, gpus_per_node=4)],
                             [dict(gpus_per_node=4), dict(num_nodes=2, gpus_per_node=8)]),
-    "colocated_rollout_gpus": ([dict(rollout_num_gpus=4), dict(num_nodes=2, rollout_num_gpus=8)],
+    "colocated_rollout_gpus": ([dict(rollout_num_gpus=4), dict(num_nodes=2, rollout_num_gpus=8), dict(rollout_num_gpus=16)],
                                [dict(rollout_num_gpus=8), dict(num_nodes=2)]),
     "split_rollout_gpus": ([dict(colocate=False, rollout_num_gpus=8),
                             dict(num_nodes=2, colocate=False, rollout_num_gpus=4),
@@ -255,3 +255,34 @@ def test_nearest_multiples():
 def test_zero_nodes_does_not_crash_other_rules():
     problems = SlimeConfig(num_nodes=0, gpus_per_node=0).problems()
     assert {"positive_counts"} <= {p.rule for p in problems}
+
+
+# ---- Issue 18: refuse exactly what slime refuses ------------------------------------------------------
+
+def test_trailing_samples_are_a_warning_and_fewer_than_one_step_an_error():
+    # slime/utils/dp_schedule.py: num_steps = samples // global_batch_size, assert num_steps >= 1; the rest
+    # is dropped. 3 prompts x 8 = 24 samples at 16 per step: one step, 8 samples dropped (slime runs it).
+    trailing = SlimeConfig(rollout_batch_size=3, n_samples_per_prompt=8, global_batch_size=16)
+    found = [p for p in trailing.problems() if p.rule == "samples_fill_whole_steps"]
+    assert [p.severity for p in found] == ["warning"]
+    assert "8 of 24 samples" in found[0].message and "dropped" in found[0].message
+    trailing.validate()  # no ConfigError
+    short = SlimeConfig(rollout_batch_size=1, n_samples_per_prompt=8, global_batch_size=16)
+    found = [p for p in short.problems() if p.rule == "samples_fill_whole_steps"]
+    assert [p.severity for p in found] == ["error"] and "at least one optimizer step" in found[0].message
+
+
+def test_colocated_with_fewer_rollout_gpus_is_a_warning():
+    # slime places max(training GPUs, rollout_num_gpus) when colocated (ray/placement_group.py)
+    fewer = SlimeConfig(rollout_num_gpus=4)
+    found = [p for p in fewer.problems() if p.rule == "colocated_rollout_gpus"]
+    assert [p.severity for p in found] == ["warning"] and "4 GPU(s) sit idle" in found[0].message
+    more = SlimeConfig(rollout_num_gpus=16)
+    assert [p.severity for p in more.problems() if p.rule == "colocated_rollout_gpus"] == ["error"]
+
+
+def test_group_of_one_says_advantages_are_zero_not_nan():
+    # slime/utils/arguments.py: n_samples_per_prompt == 1 turns grpo_std_normalization off, so the
+    # advantage is reward - group mean = 0, never a division by an undefined std.
+    found = [p for p in SlimeConfig(n_samples_per_prompt=1).problems() if p.rule == "group_needs_two_samples"]
+    assert found and "every advantage is 0" in found[0].message and "NaN" not in found[0].message

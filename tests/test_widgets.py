@@ -209,3 +209,17 @@ def test_codegen_roundtrip():
     namespace: dict = {}
     exec(config_to_code(config), namespace)
     assert namespace["run"].slime_argv() == config.slime_argv()
+
+
+def test_the_workload_field_prices_the_plan(tmp_path):
+    # Issue 18: the workload is an input everywhere a decision is made, the panel included.
+    panel = ControlPanel(SlimeConfig(num_rollout=10), runs_dir=str(tmp_path / "runs"))
+    default = panel.plan.perf.step_seconds
+    panel.mean_response.value = 300
+    assert panel.workload == {"mean_response_tokens": 300}
+    assert panel.plan.perf.mean_response_tokens == 300 and panel.plan.perf.step_seconds != default
+    assert "responses ~300 tokens" in panel.plan_html.value
+    panel.mean_response.value = 0  # 0: gym.perf's default again
+    assert panel.workload == {} and panel.plan.perf.step_seconds == default
+    panel.set_workload(mean_response_tokens=float("nan"))  # a bad workload: shown as a problem, no launch
+    assert any("mean_response_tokens" in t for t in problem_texts(panel)) and panel.launch_button.disabled

@@ -35,8 +35,12 @@ CUDA_GRAPH_PER_LAYER_GIB = 0.0232
 17 (Qwen3-8B, 36 layers: 2.32 GiB) fit 1.48 + 0.0232 × layers GiB."""
 MEGATRON_SLEEPING_GIB = 1.5
 """What Megatron keeps on a colocated GPU while SGLang generates: its CUDA context and NCCL
-communicator buffers (torch_memory_saver releases every tensor it allocated). An estimate:
-context 0.5 GiB + ~1 GiB of NCCL buffers for the TP/DP groups."""
+communicator buffers (torch_memory_saver releases every tensor it allocated). Derived, not
+measured or fitted: the context (CUDA_CONTEXT_GIB, 0.5) plus NCCL's buffers, which it allocates per
+communicator and channel (NCCL_BUFFSIZE, 4 MiB by default, per peer per channel: NCCL docs, env.
+variables), ~0.25 GiB for a ring of 8 with up to 32 channels, times the ~4 communicators Megatron
+holds (TP, DP, PP/embedding, DP with CP): ~1 GiB. The analogous SGLang figure was measured (slime#1951:
+a sleeping engine at 3.24 GiB, sglang_sleeping_gib)."""
 TRAIN_OVERHEAD_GIB = 2.0
 """Megatron's own CUDA context, NCCL communicators (TP/DP/PP groups) and allocator slack at the
 peak. slime#1951's log: 2.06 GiB "reserved by PyTorch but unallocated" at the OOM."""
@@ -66,40 +70,30 @@ TP·PP/8 GiB, at least 10 GiB on GPUs over 60 GiB; chunked_prefill_size 8192 and
 reproduces row 17's default."""
 
 
-# ---- Parameters -----------------------------------------------------------------------------------
+# ---- Parameters (counted once, on the architecture: gym.models.ModelArchitecture) -----------------
 
 def attention_params(arch) -> float:
-    """Q, K, V and output projections of one layer."""
-    return arch.hidden_size * arch.kv_channels * (2 * arch.num_attention_heads + 2 * arch.num_query_groups)
+    return arch.attention_params()
 
 
 def mlp_params(arch) -> float:
-    """Dense SwiGLU MLP of one layer (gate, up, down), or the router of an MoE layer."""
-    if arch.is_moe:
-        return arch.hidden_size * arch.num_experts
-    return 3 * arch.hidden_size * arch.ffn_hidden_size
+    return arch.mlp_params()
 
 
 def expert_params(arch) -> float:
-    """All routed experts of one MoE layer (0 for dense models)."""
-    return 3 * arch.hidden_size * arch.moe_ffn_hidden_size * arch.num_experts if arch.is_moe else 0.0
+    return arch.expert_params()
 
 
 def embedding_params(arch) -> float:
-    """Input embedding, plus the output layer when it is not tied."""
-    return arch.vocab_size * arch.hidden_size * (2 if arch.untie_embeddings_and_output_weights else 1)
+    return arch.embedding_params()
 
 
 def total_params(arch) -> float:
-    return arch.num_layers * (attention_params(arch) + mlp_params(arch) + expert_params(arch)
-                              + 2 * arch.hidden_size) + embedding_params(arch)
+    return arch.total_params()
 
 
 def active_params(arch) -> float:
-    """Parameters one token passes through (MoE: the router's top-k experts only)."""
-    if not arch.is_moe:
-        return total_params(arch)
-    return total_params(arch) - arch.num_layers * expert_params(arch) * (1 - arch.moe_router_topk / arch.num_experts)
+    return arch.active_params()
 
 
 def kv_bytes_per_token(arch, engine_tp: int = 1) -> float:
@@ -120,16 +114,44 @@ def train_shard_params(arch, lay) -> tuple[float, float]:
     return dense, expert
 
 
-def micro_batch_tokens(c, lay, prompt_max: int) -> int:
-    """Tokens one training GPU holds in its largest micro-batch. Dynamic batching packs samples
-    first-fit into bins of max_tokens_per_gpu × CP tokens (split over the CP ranks), and a sample
-    longer than that lands alone in a bin of its own, the only bin allowed over the cap (slime
-    utils/dp_schedule.py:28-32, 119-120). Log-prob passes use --log-probs-max-tokens-per-gpu, which
+def data_parallel(lay) -> int:
+    """Megatron's data-parallel size, Layout.dp = W / (TP·PP·CP); 1 when that is not a whole
+    number (an invalid layout still gets numbers; its own rule reports it)."""
+    return lay.dp or 1
+
+
+def samples_per_rank(c, lay) -> int:
+    """Samples one data-parallel rank trains on per optimizer step: ceil(global_batch_size / DP)."""
+    return max(math.ceil(c.global_batch_size / data_parallel(lay)), 1)
+
+
+def logprob_samples_per_rank(c, lay) -> int:
+    """Samples one data-parallel rank runs the log-prob passes over: the whole rollout's share,
+    ceil(rollout_batch_size × n_samples_per_prompt / DP) (slime computes log-probs for the rollout
+    before its optimizer steps)."""
+    return max(math.ceil(c.rollout_batch_size * c.n_samples_per_prompt / data_parallel(lay)), 1)
+
+
+def micro_batch_tokens(c, lay, sample_tokens: float, samples: int | None = None) -> int:
+    """Tokens one training GPU holds in one micro-batch of samples of `sample_tokens` (prompt +
+    response; the longest sample for memory, the mean one for time). The one formula for it.
+
+    A context-parallel group of CP GPUs shares each sample, so one GPU holds ceil(sample / CP) of
+    it. Dynamic batching packs samples first-fit into bins of max_tokens_per_gpu per GPU
+    (max_tokens_per_gpu × CP per group, split over its CP ranks), and a sample longer than that
+    lands alone in a bin of its own, the only bin allowed over the cap (slime utils/dp_schedule.py:
+    28-32, 119-120); without it a micro-batch is micro_batch_size samples. Either way a micro-batch
+    cannot hold more than the `samples` the rank has for the pass (default: one optimizer step's,
+    samples_per_rank; the log-prob passes: logprob_samples_per_rank), so a huge max_tokens_per_gpu is
+    bounded by the data, not the cap. Log-prob passes use --log-probs-max-tokens-per-gpu, which
     defaults to the same value (slime utils/arguments.py:1869-1870) and which gym does not set."""
-    longest = math.ceil((prompt_max + c.rollout_max_response_len) / lay.cp)
+    per_gpu = max(math.ceil(sample_tokens / lay.cp), 1)
     if c.use_dynamic_batch_size and c.max_tokens_per_gpu:
-        return max(c.max_tokens_per_gpu, longest)
-    return c.micro_batch_size * longest
+        tokens = max(c.max_tokens_per_gpu, per_gpu)
+    else:
+        tokens = c.micro_batch_size * per_gpu
+    samples = samples_per_rank(c, lay) if samples is None else max(int(samples), 1)
+    return int(max(min(tokens, samples * per_gpu), per_gpu))
 
 
 def activation_bytes_per_token_layer(arch, tp: int, sp: bool) -> float:
@@ -187,16 +209,23 @@ def train_memory(c, arch, lay, prompt_max: int) -> dict[str, float]:
     """Training memory of the most loaded GPU, GiB by part (weights, grads, optimizer, activations,
     logits, reference, overhead)."""
     dense, expert = train_shard_params(arch, lay)
-    dp_ranks = max(lay.train_gpus // max(lay.tp * lay.pp, 1), 1)  # DP × CP share the optimizer
+    # The distributed optimizer shards over the data-parallel group including CP (DP × CP ranks);
+    # expert weights over the expert data-parallel group W / (EP·ETP·PP).
+    optimizer_ranks = data_parallel(lay) * lay.cp
     expert_dp = max(lay.train_gpus // max(lay.ep * lay.etp * lay.pp, 1), 1)
-    optimizer = 0.0 if c.optimizer_cpu_offload else 12 * (dense / dp_ranks + expert / expert_dp)
-    tokens = micro_batch_tokens(c, lay, prompt_max)
+    optimizer = 0.0 if c.optimizer_cpu_offload else 12 * (dense / optimizer_ranks + expert / expert_dp)
+    longest = prompt_max + c.rollout_max_response_len
+    tokens = micro_batch_tokens(c, lay, longest)
+    # The fp32 logits peak in whichever pass forms the larger micro-batch: a training step's, or a
+    # log-prob pass over the rollout's share (no stored activations there; counting the training
+    # activations with the larger logits is a slight over-estimate when the log-prob one is larger).
+    logits_tokens = max(tokens, micro_batch_tokens(c, lay, longest, logprob_samples_per_rank(c, lay)))
     return {
         "weights": 2 * (dense + expert) / GIB,
         "grads": 4 * (dense + expert) / GIB,
         "optimizer": optimizer / GIB,
         "activations": activation_gib(c, arch, lay, tokens),
-        "logits": logits_gib(arch, lay, tokens, logits_fp32_copies(c)),
+        "logits": logits_gib(arch, lay, logits_tokens, logits_fp32_copies(c)),
         # slime keeps the reference weights in host memory and swaps them into the actor's own
         # buffers for the ref log-prob pass (megatron_utils actor: weights backuper): no GPU copy.
         "reference": 0.0,

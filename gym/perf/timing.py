@@ -9,7 +9,9 @@ k+1 overlaps training on k, so the slower side sets the pace):
   (compute-bound at large batch); every step also pays a per-layer launch latency. Sequences in
   flight per engine are capped by the KV pool and SGLang's concurrency; more samples than that
   run in waves. The long tail: the longest response keeps decoding nearly alone after the
-  average one has finished.
+  average one has finished. Response lengths follow a distribution around their mean, clipped
+  at the cap (expected_longest_response): the longest of a rollout's samples reaches the cap only
+  when the mean is close to it.
 - log_probs: Megatron forward passes over every token for the old policy (and the reference
   with KL), 2·N FLOPs per token plus attention.
 - train: 6·N FLOPs per token, + 2·N with full recompute, at a model-FLOP utilisation (lower for
@@ -33,27 +35,46 @@ from gym.perf import memory as mem
 # ---- Rollout (SGLang) -----------------------------------------------------------------------------
 DECODE_BANDWIDTH_EFFICIENCY = 0.6
 """Share of HBM bandwidth a decode step achieves (weights + KV reads). Set with rows 3 and 7 in
-view (Qwen3-0.6B on H100, Qwen3-VL-4B on H200; slime colocated) and row 13 (NeMo-RL, Llama 8B)."""
+view (Qwen3-0.6B on H100, Qwen3-VL-4B on H200; slime colocated) and row 13 (NeMo-RL, Llama 8B);
+vLLM's kernel benchmarks stream weights at 75-87% of peak (MOE_DECODE_LAYER_LATENCY_S), the rest is
+KV reads, attention and sampling. Row 7's only published rollout phase comes out at 0.69x of its 62 s."""
 DECODE_LAYER_LATENCY_S = 40e-6
 """Fixed cost per layer per decode step (kernel launches within a CUDA graph, sampling, scheduler):
 row 3's 0.6B model cannot decode faster than ~500 tokens/s per sequence on H100."""
 ENGINE_TP_ALLREDUCE_S = 12e-6
-"""Two NVLink all-reduces per layer per decode step when the engine spans GPUs (latency-bound)."""
+"""Two all-reduces per layer per decode step when the engine spans GPUs, latency-bound at decode's
+small messages: ~6 us each, the small-message all-reduce latency NCCL reaches over NVLink on 8 × H100
+(nccl-tests all_reduce_perf, 8 B-64 KiB: 5-8 us; SGLang's custom all-reduce, used for such sizes, is
+in the same range). Not fitted to any row."""
 DECODE_MFU = 0.45
-"""Large-batch decode becomes compute-bound at this share of peak (SGLang on Hopper)."""
+"""Large-batch decode becomes compute-bound at this share of peak. Not fitted: no calibration row is
+compute-bound in decode (at their batches the weight and KV reads dominate), so the value only bounds
+huge batches; it is the prefill utilisation below less the attention and sampling overheads decode
+adds, a judgement, stated as one."""
 PREFILL_MFU = 0.5
-"""Prompt prefill, compute-bound (chunked prefill of 8k tokens)."""
+"""Prompt prefill, compute-bound: chunked prefill of 8k-token chunks runs the same GEMMs as a training
+forward pass at inference precision, without backward; Megatron's dense pre-training MFU on H100 is
+41-48% (DENSE_PRETRAIN_MFU below) and inference-only forward GEMMs sit at or above it, hence 0.5. The
+prompts of every calibration row are short (prefill < 2% of generation), so no row constrains it."""
 SGLANG_CONCURRENCY = 512
 """slime's --sglang-server-concurrency default: requests in flight per engine."""
 NEW_TOKEN_RATIO = 0.4
 """SGLang admits a request when the KV pool holds its prompt plus this share of its maximum new
-tokens (its new_token_ratio starts at 0.7 and decays to 0.1 while running)."""
+tokens: SGLang's scheduler starts new_token_ratio at SGLANG_INIT_NEW_TOKEN_RATIO = 0.7 and decays it
+by equal steps over SGLANG_NEW_TOKEN_RATIO_DECAY_STEPS = 600 decode steps to 0.7 ×
+SGLANG_MIN_NEW_TOKEN_RATIO_FACTOR (0.14) ≈ 0.1 (sglang srt/environ.py, scheduler
+`init_new_token_ratio`, `min_new_token_ratio`, `new_token_ratio_decay`); 0.4 is the midpoint of that
+decay (admission happens throughout it): a modelling choice, not a fit."""
 
 # ---- Training (Megatron) --------------------------------------------------------------------------
 TRAIN_MFU = 0.3
 """Model-FLOP utilisation of Megatron's forward/backward on packed RL batches (variable lengths,
-dynamic batching, bf16). Rows 7 and 13 (4B/8B on 8-16 GPUs: train 42 s for 0.7 M tokens) put it at
-0.25-0.35; NeMo-RL's row 11 (32B, TP 4 PP 4) gives ~0.3."""
+dynamic batching, bf16). The value that centres the published dense whole steps (in-sample median
+ratio 1.00 after issue 18's recalibration; rows 11 and 13, NeMo-RL 32B and 8B, where training is the
+largest phase, come out 1.28x and 1.09x, i.e. they ran at or above it). The only published train
+phase, row 7 (Relax, Qwen3-VL-4B with its real script: global batch 512, TP 2, KL), took 42 s where
+0.3 predicts 18.5 s: ~0.13 effective, with its vision tower and image tokens not modelled. So RL
+training runs at 0.13-0.3+ of peak across stacks; the step band (STEP_RANGE_FACTOR) carries that."""
 LOGPROB_MFU = 0.3
 """Forward-only passes for old/ref log-probs: same kernels, same utilisation."""
 STEP_OVERHEAD_S = 1.0
@@ -61,7 +82,12 @@ STEP_OVERHEAD_S = 1.0
 a 0.6B model's step is dominated by such fixed costs)."""
 CPU_ADAM_BYTES_PER_S = 20e9
 """optimizer_cpu_offload: Adam on the host streams 16 B per parameter shard (fp32 master, 2
-moments, grad) through host memory at ~20 GB/s per GPU (overlap-cpu-optimizer-d2h-h2d on)."""
+moments, grad) through host memory at ~20 GB/s per GPU (overlap-cpu-optimizer-d2h-h2d on). Bounds,
+not a fit: a 2-socket host has ~300-600 GB/s of DRAM bandwidth shared by 8 GPUs' optimizer threads
+(40-75 GB/s each), and the grads/params cross PCIe 5.0 x16 (64 GB/s per direction theoretical,
+~50 measured pinned); Adam's read-modify-write of 4 fp32 tensors and the CPU threads' own limits
+leave ~20, the order DeepSpeed reports for its CPU Adam (ZeRO-Offload, arXiv 2101.06840: the CPU
+step is 5-7x faster than PyTorch's, ~1 s per billion parameters per GPU). No calibration row uses it."""
 ROLLOUT_FIXED_S = 3.0
 """Per rollout: reward scoring, data loading, Ray round trips and logging (row 3's 26 s step
 leaves ~3 s unexplained by the phases)."""
@@ -124,11 +150,23 @@ def logprob_mfu(arch) -> float:
 
 
 # ---- Switching and weight updates -----------------------------------------------------------------
-RELEASE_GIB_PER_S = 6.0
-"""Releasing GPU memory to sleep (torch_memory_saver pause / SGLang release_memory_occupation):
-row 16, Qwen3-32B: 70.6 GiB of weights + KV released in 11.8 s; row 6 (4 × A6000): sleep 5.3 s."""
-RESUME_GIB_PER_S = 28.0
-"""Re-mapping it on wake: row 16, the same 70.6 GiB resumed in 2.5 s; row 6: wake 2.2 s."""
+SWITCH_FIXED_S = 5.6
+"""Colocated switching, per rollout, besides the bytes copied: SGLang releases its weights and KV
+cache (torch_memory_saver unmaps them: no copy, slime refills the weights by the update) and
+resumes them, Megatron pauses and wakes, and the Ray calls between. Fitted to the two published
+slime-style switches of Qwen3-4B: row 6 (4 × A6000: sleep 5.3 s + wake 2.2 s = 7.5 s) leaves 5.9 s
+after its host copies, row 7 (Relax, 8 × H200, TP 2: 11 s with the 4.4 s update) leaves 5.3 s; 5.6 is
+their mean (each within 6%). Row 16's standalone SGLang release (11.8 s for 70.6 GiB) is not this
+path: it backs its weights up to host memory, which slime does not (BENCHMARKS.md)."""
+HOST_COPY_BYTES_PER_S = 25e9
+"""Host <-> GPU copies per GPU: what pinned PCIe 4.0 x16 sustains (NVIDIA bandwidthTest: ~25 of 32
+GB/s), conservative for PCIe 5.0 hosts. Used for what Megatron backs up to host memory while it
+sleeps (its bf16 weights and its optimizer shard, out and back: switch_s) and for the reference
+weights swapped in for the KL pass (REF_SWAP_BYTES_PER_S). Not fitted: rows 6 and 7 copy 18.7 and
+15.0 GiB each way, 1.6 s and 1.3 s of their switching at this rate."""
+REF_SWAP_BYTES_PER_S = HOST_COPY_BYTES_PER_S
+"""With a KL term slime swaps the reference weights from pinned host memory into the actor's
+buffers for the reference log-prob pass, and back (megatron_utils actor: weights backuper)."""
 UPDATE_FIXED_S = 1.5
 UPDATE_BYTES_PER_S = 2.8e9
 """slime's weight update (gather TP shards, convert to HF names in buckets, push): rows 8
@@ -140,8 +178,14 @@ STARTUP_S = (300.0, 600.0, 900.0)
 """Start-up (low, point, high): containers and image, Ray, model load (row 16: 100 s for a 32B
 model), SGLang CUDA graphs, Megatron init."""
 STEP_RANGE_FACTOR = 1.55
-"""The step-time band: point ÷ and × this. Calibration rows fall within it (ratios 0.65-1.55
-outside the untuned row 1), so high/low = 2.4."""
+"""The step-time band of dense models: point ÷ and × this. It contains every published dense step
+time (gym.perf.calibration.step_ratio_range: in sample 0.65-1.28, the lowest Relax's row 7; out of
+sample 0.95), the untuned slime row 1 (0.06, the report's own worst case) aside; high/low = 2.4.
+tests/test_perf.py fails when a recalibration leaves a row outside."""
+MOE_STEP_RANGE_FACTOR = 2.0
+"""The band of fine-grained MoE models (Qwen3-30B-A3B): NeMo-RL's published steps come out at
+0.51-0.83 of measured (out of sample, gym.perf.calibration), outside the dense band; ×/÷ 2.0 contains
+them (the slowest, v0.4's 1-step-off row, at 0.51), so high/low = 4: an honest, wide band."""
 
 
 def decode_weight_params(arch, batch: float) -> float:
@@ -175,8 +219,42 @@ def attention_flops_per_token(arch, context: float) -> float:
     return 2 * 2 * arch.num_layers * arch.num_attention_heads * arch.kv_channels * context / 2
 
 
+def expected_longest_response(mean: float, cap: float, samples: int) -> float:
+    """The expected longest of a rollout's `samples` responses, in tokens.
+
+    Response lengths are taken to be exponentially distributed and clipped at the cap (a response
+    that reaches `rollout_max_response_len` is truncated there), with `mean` the mean of the clipped
+    lengths, what a run logs. The scale θ solves θ·(1 − e^(−cap/θ)) = mean, and the expected maximum
+    of N clipped lengths is ∫₀^cap 1 − (1 − e^(−x/θ))^N dx (≈ θ·H_N, the N-th harmonic number, when the
+    cap is far). Evidence: row 7 of perf-calibration.md (Relax, Qwen3-VL-4B) logged a mean of 1,363 and
+    a maximum of 9,324 over 512 samples; the exponential gives 1,363 × H_512 = 9,270 unclipped (0.6% off),
+8,640 clipped at that cap (7% low). A mean
+    at the cap means every response is truncated: the longest is the cap."""
+    if mean >= cap * (1 - 1e-6):
+        return float(cap)
+    lo, hi = mean, mean * 1e6  # θ·(1 − e^(−cap/θ)) grows from ~mean (θ = mean ≪ cap) towards cap
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if mid * -math.expm1(-cap / mid) < mean:
+            lo = mid
+        else:
+            hi = mid
+    theta, n, steps = (lo + hi) / 2, max(int(samples), 1), 256
+    upper = min(cap, theta * (math.log(n) + 30))  # beyond: P(longest > x) < n·e^(−x/θ) ≈ 1e-13
+    h = upper / steps
+
+    def survival(x: float) -> float:  # P(longest > x)
+        return 1 - (-math.expm1(-x / theta)) ** n
+
+    odd = sum(survival((2 * i - 1) * h) for i in range(1, steps // 2 + 1))
+    even = sum(survival(2 * i * h) for i in range(1, steps // 2))
+    return min(h / 3 * (survival(0) + 4 * odd + 2 * even + survival(upper)), float(cap))
+
+
 def generate_s(c, arch, spec, lay, kv_tokens: int, prompt: float, response: float, longest: float) -> dict:
-    """Generation time of one rollout and how it runs: seconds, sequences in flight, waves."""
+    """Generation time of one rollout and how it runs: seconds, sequences in flight, waves.
+    `longest` is the rollout's longest response (expected_longest_response), whose decoding past the
+    mean runs nearly alone: the tail."""
     samples = c.rollout_batch_size * c.n_samples_per_prompt
     engines = max(lay.num_engines, 1)
     per_engine = math.ceil(samples / engines)
@@ -205,28 +283,21 @@ def train_phases(c, arch, spec, lay, train_parts: dict, prompt: float, response:
     passes = 2 if (c.use_kl_loss or c.kl_coef) else 1  # old policy, plus the reference with KL
     swap = 0.0
     if passes == 2:  # reference weights swapped in and out of the actor's buffers from host memory
-        swap = 2 * train_parts["weights"] * mem.GIB / 25e9
+        swap = 2 * train_parts["weights"] * mem.GIB / REF_SWAP_BYTES_PER_S
     log_probs = passes * fwd / (gpus_flops * logprob_mfu(arch)) + swap
     recompute = 1 if c.recompute_granularity == "full" else 0
     bubble = 1.0
     if lay.pp > 1:  # 1F1B: (PP − 1) idle slots per (micro-batches per DP rank)
-        dp = max(lay.train_gpus // lay.model_parallel, 1)
-        per_mb = micro_batch_tokens_estimate(c, lay, prompt, response)
-        micro = max(c.global_batch_size * (prompt + response) / dp / per_mb, 1)
+        per_gpu = mem.micro_batch_tokens(c, lay, prompt + response)  # mean-length samples
+        micro = max(mem.samples_per_rank(c, lay) * (prompt + response) / (per_gpu * lay.cp), 1)
         bubble = 1 + (lay.pp - 1) / micro
     steps = max(samples // max(c.global_batch_size, 1), 1)
     train = (3 + recompute) * fwd * bubble / (gpus_flops * train_mfu(arch)) + steps * STEP_OVERHEAD_S
     if c.optimizer_cpu_offload:
         shard = (train_parts["weights"] / 2) * mem.GIB  # parameters on this GPU
-        dp = max(lay.train_gpus // max(lay.tp * lay.pp, 1), 1)
-        train += steps * 16 * shard / dp / CPU_ADAM_BYTES_PER_S
+        optimizer_ranks = mem.data_parallel(lay) * lay.cp  # the distributed optimizer's shards
+        train += steps * 16 * shard / optimizer_ranks / CPU_ADAM_BYTES_PER_S
     return log_probs, train
-
-
-def micro_batch_tokens_estimate(c, lay, prompt: float, response: float) -> float:
-    if c.use_dynamic_batch_size and c.max_tokens_per_gpu:
-        return max(c.max_tokens_per_gpu * lay.cp, prompt + response)
-    return c.micro_batch_size * (prompt + response)
 
 
 def update_weights_s(arch, lay) -> float:
@@ -235,12 +306,13 @@ def update_weights_s(arch, lay) -> float:
 
 
 def switch_s(lay, train_parts: dict, rollout_parts: dict) -> float:
-    """Colocated: SGLang sleeps and wakes, Megatron offloads and reloads, once per rollout."""
+    """Colocated: SGLang sleeps and wakes, Megatron backs up its weights and optimizer shard to host
+    memory and restores them, once per rollout: SWITCH_FIXED_S + 2 × those bytes / HOST_COPY_BYTES_PER_S.
+    SGLang's weights and KV cache are unmapped, not copied (rollout_parts: unused, kept for callers)."""
     if not lay.colocate:
         return 0.0
-    sglang = rollout_parts["weights"] + rollout_parts["kv_cache"]
-    megatron = train_parts["weights"] + train_parts["grads"] + train_parts["optimizer"]
-    return (sglang + megatron) * (1 / RELEASE_GIB_PER_S + 1 / RESUME_GIB_PER_S)
+    backed_up = (train_parts["weights"] + train_parts["optimizer"]) * mem.GIB
+    return SWITCH_FIXED_S + 2 * backed_up / HOST_COPY_BYTES_PER_S
 
 
 def step_s(lay, phases: dict, update_interval: int = 1, overlapped: bool | None = None) -> float:

@@ -239,11 +239,14 @@ class SlimeConfig:
         """Raise ConfigError listing every error; return the warnings."""
         return self._validated()[1]
 
-    def plan(self) -> Plan:
-        """The validated plan: layout, batch arithmetic, cost. Raises ConfigError if invalid."""
+    def plan(self, *, mean_response_tokens: float | None = None, mean_prompt_tokens: float | None = None) -> Plan:
+        """The validated plan: layout, batch arithmetic, cost. Raises ConfigError if invalid.
+        The workload (mean response and prompt tokens) prices the time and cost; None: gym.perf's
+        default (gym.perf.workload_from(history) reads it from a past run)."""
         from gym.slime.plan import make_plan
 
-        return make_plan(*self._validated())
+        return make_plan(*self._validated(), mean_response_tokens=mean_response_tokens,
+                         mean_prompt_tokens=mean_prompt_tokens)
 
     def slime_argv(self) -> list[str]:
         """The argv after `python3` inside the pinned slime image. Raises ConfigError if invalid."""

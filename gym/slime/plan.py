@@ -149,8 +149,10 @@ class Plan:
                                     + (" (added: colocated)" if self.colocate else " (rollout overlaps training)")),
             ("time", "whole run", f"~{e.run_hours:.1f} h ({h0:.1f}–{h1:.1f}), ~${e.run_usd:,.0f} (${u0:,.0f}–${u1:,.0f})"
                                   f" for {self.num_rollout} rollouts"),
-            ("time", "lengths", f"responses ~{e.mean_response_tokens:.0f} tokens on average, prompts "
-                                f"~{e.mean_prompt_tokens:.0f} (gym.perf assumptions)"),
+            ("time", "lengths", f"responses ~{e.mean_response_tokens:.0f} tokens on average ({e.workload_source}; "
+                                f"longest of a rollout ~{e.longest_response_tokens:.0f}), prompts ~{e.mean_prompt_tokens:.0f}: the workload "
+                                "(--mean-response-tokens / --mean-prompt-tokens; "
+                                "gym.perf.workload_from reads a past run's)"),
         ]
 
     def __str__(self) -> str:
@@ -178,8 +180,11 @@ class Plan:
         return "".join(out)
 
 
-def make_plan(r: Resolved, warnings: list[Problem] | tuple[Problem, ...] = ()) -> Plan:
-    """Build the plan of a resolved config (numbers stay defined for invalid configs where they can)."""
+def make_plan(r: Resolved, warnings: list[Problem] | tuple[Problem, ...] = (), *,
+              mean_response_tokens: float | None = None, mean_prompt_tokens: float | None = None) -> Plan:
+    """Build the plan of a resolved config (numbers stay defined for invalid configs where they can),
+    priced on the given workload (gym.perf: None takes its default). A workload that is not a
+    positive finite number is a ConfigError."""
     c, lay = r.config, r.layout
     notes = []
     if r.seed_alias and lay.actor_num_nodes != c.num_nodes:
@@ -187,7 +192,8 @@ def make_plan(r: Resolved, warnings: list[Problem] | tuple[Problem, ...] = ()) -
                      f"tutorial; slime's own --actor-num-nodes counts training nodes only: {lay.actor_num_nodes}")
     gbs = c.global_batch_size
     steps = r.steps_per_rollout
-    perf, limit, warnings = _perf(r, tuple(warnings))
+    workload = {"mean_response_tokens": mean_response_tokens, "mean_prompt_tokens": mean_prompt_tokens}
+    perf, limit, warnings = _perf(r, tuple(warnings), workload)
     from gym.perf import usd_per_hour
 
     price = usd_per_hour(c)
@@ -205,13 +211,15 @@ def make_plan(r: Resolved, warnings: list[Problem] | tuple[Problem, ...] = ()) -
         notes=tuple(notes), perf=perf, run_limit_hours=limit)
 
 
-def _perf(r: Resolved, warnings: tuple[Problem, ...]):
-    """The estimate, the run-length limit and the warnings with a too-long-run warning added."""
+def _perf(r: Resolved, warnings: tuple[Problem, ...], workload: dict | None = None):
+    """The estimate, the run-length limit and the warnings with a too-long-run warning added (and
+    one when added nodes do not shorten the step)."""
     from gym.errors import ConfigError
-    from gym.perf import estimate_resolved, run_limit_hours
+    from gym.perf import check_workload, estimate_resolved, run_limit_hours
 
+    workload = check_workload(**(workload or {}))  # a bad workload: ConfigError
     try:
-        perf = estimate_resolved(r)
+        perf = estimate_resolved(r, **workload)
     except (ConfigError, ArithmeticError, TypeError, ValueError):
         return None, None, warnings
     limit = run_limit_hours()
@@ -222,6 +230,9 @@ def _perf(r: Resolved, warnings: tuple[Problem, ...]):
             f"retries allow ({limit:.0f} h): it would stop before num_rollout={r.config.num_rollout}",
             (), severity="warning", rule="run_fits_time_limit"),)
     warnings += _save_spacing_warning(r, perf)
+    from gym.perf import scaling_warning
+
+    warnings += scaling_warning(r, perf, workload)
     return perf, limit, warnings
 
 

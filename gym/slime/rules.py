@@ -232,14 +232,26 @@ def gpus_per_node_limit(r: Resolved) -> Iterator[Problem]:
 
 @rule
 def colocated_rollout_gpus(r: Resolved) -> Iterator[Problem]:
-    """Colocated: rollout uses the training GPUs, so rollout_num_gpus = num_nodes × gpus_per_node."""
+    """Colocated: rollout runs on the training GPUs. slime's placement group holds max(training GPUs,
+    rollout_num_gpus) GPUs (slime/ray/placement_group.py `_get_placement_group_layout`), so more rollout
+    GPUs than the cluster has cannot be placed (error); fewer are placed on the first GPUs and the rest
+    sit idle while generating (warning)."""
     c, lay = r.config, r.layout
-    if c.colocate and c.rollout_num_gpus != lay.cluster_gpus:
+    if not c.colocate or c.rollout_num_gpus == lay.cluster_gpus:
+        return
+    if c.rollout_num_gpus > lay.cluster_gpus:
         yield problem(("rollout_num_gpus", "colocate"),
                       f"colocate=True runs rollout on the training GPUs: rollout_num_gpus={c.rollout_num_gpus} "
-                      f"must equal num_nodes × gpus_per_node = {c.num_nodes} × {c.gpus_per_node} = "
-                      f"{lay.cluster_gpus} (or be left unset)",
+                      f"must be ≤ num_nodes × gpus_per_node = {c.num_nodes} × {c.gpus_per_node} = "
+                      f"{lay.cluster_gpus} (slime places max(training, rollout) GPUs)",
                       [Fix({"rollout_num_gpus": None}), Fix({"colocate": False})])
+    else:
+        idle = lay.cluster_gpus - c.rollout_num_gpus
+        yield problem(("rollout_num_gpus", "colocate"),
+                      f"colocate=True with rollout_num_gpus={c.rollout_num_gpus} < num_nodes × gpus_per_node = "
+                      f"{lay.cluster_gpus}: slime places the engines on the first {c.rollout_num_gpus} GPUs and "
+                      f"{idle} GPU(s) sit idle while generating", [Fix({"rollout_num_gpus": None})],
+                      severity="warning")
 
 
 @rule
@@ -423,8 +435,10 @@ def global_batch_multiple_of_dp(r: Resolved) -> Iterator[Problem]:
 
 @rule
 def samples_fill_whole_steps(r: Resolved) -> Iterator[Problem]:
-    """slime drops the samples of a partial step silently: rollout_batch_size × n_samples_per_prompt
-    must be a multiple of global_batch_size (and at least one step)."""
+    """slime cuts a rollout into rollout samples // global_batch_size optimizer steps and asserts at
+    least one (slime/utils/dp_schedule.py: `num_steps = len(rollout_ids) // global_batch_size`,
+    `assert num_steps >= 1`): fewer samples than one step is an error; a remainder is dropped
+    (trained on by no step), a warning that says how many."""
     c = r.config
     s, gbs, n = r.samples_per_rollout, c.global_batch_size, c.n_samples_per_prompt
     if s % gbs == 0:
@@ -432,13 +446,17 @@ def samples_fill_whole_steps(r: Resolved) -> Iterator[Problem]:
     unit = gbs // _gcd(gbs, n)
     rbs_options = nearest_multiples(c.rollout_batch_size, unit)
     gbs_options = nearest(_valid_gbs(r), gbs)
-    dropped = s % gbs
-    what = (f"{dropped} of {s} samples are dropped every rollout" if s > gbs
-            else "that is 0 optimizer steps per rollout")
-    yield problem(("global_batch_size", "rollout_batch_size", "n_samples_per_prompt"),
-                  f"rollout_batch_size × n_samples_per_prompt = {c.rollout_batch_size} × {n} = {s} must be a "
-                  f"multiple of global_batch_size={gbs}; {what}",
-                  fixes("global_batch_size", gbs_options) + fixes("rollout_batch_size", rbs_options))
+    fields = ("global_batch_size", "rollout_batch_size", "n_samples_per_prompt")
+    formula = f"rollout_batch_size × n_samples_per_prompt = {c.rollout_batch_size} × {n} = {s}"
+    fix = fixes("global_batch_size", gbs_options) + fixes("rollout_batch_size", rbs_options)
+    if s < gbs:
+        yield problem(fields, f"{formula} must be ≥ global_batch_size={gbs}: slime needs at least one optimizer "
+                              "step per rollout (it asserts num_steps ≥ 1)", fix)
+    else:
+        dropped = s % gbs
+        yield problem(fields, f"{formula} is not a multiple of global_batch_size={gbs}: {s // gbs} step(s) per "
+                              f"rollout, and {dropped} of {s} samples ({dropped / s:.0%}) are generated and then "
+                              "dropped every rollout", fix, severity="warning")
 
 
 def _gcd(a: int, b: int) -> int:
@@ -492,14 +510,17 @@ def lr_warmup_within_run(r: Resolved) -> Iterator[Problem]:
 
 @rule
 def group_needs_two_samples(r: Resolved) -> Iterator[Problem]:
-    """GRPO-style estimators need n_samples_per_prompt ≥ 2: slime divides each group's centred
-    rewards by the group's std with Bessel's correction, which for one sample is NaN."""
+    """GRPO-style estimators need n_samples_per_prompt ≥ 2: the advantage is the reward minus its
+    group's mean, 0 for a group of one (slime turns the std normalisation off when
+    n_samples_per_prompt == 1, slime/utils/arguments.py, so nothing divides by the undefined std)."""
     c = r.config
     if c.advantage_estimator in GROUP_ESTIMATORS and c.n_samples_per_prompt < 2:
         yield problem("n_samples_per_prompt",
                       f"{c.advantage_estimator} compares samples of the same prompt: n_samples_per_prompt="
-                      f"{c.n_samples_per_prompt} must be ≥ 2 (slime divides by the group's std, which for one "
-                      "sample is NaN: every advantage would be NaN)", fixes("n_samples_per_prompt", [4, 8, 16]))
+                      f"{c.n_samples_per_prompt} must be ≥ 2: each advantage is the reward minus its group's mean, "
+                      "which for a group of one is the reward itself, so every advantage is 0 and the policy "
+                      "gradient is 0 (slime turns the std normalisation off at n=1): nothing is learned",
+                      fixes("n_samples_per_prompt", [4, 8, 16]))
 
 
 @rule
