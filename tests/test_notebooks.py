@@ -119,6 +119,29 @@ def solution_cells(nb) -> list[str]:
     return cells
 
 
+PICTURE = re.compile(r"\b(reward_curve|loss_curves|timeline_chart|gpu_map|scaling_chart|step_time_chart|memory_chart|"
+                     r"packing_chart)\(")
+"""A cell whose last line calls one of these shows a picture (gym.plots, or History's methods that use it)."""
+
+
+def assert_pictures_render(nb) -> None:
+    """What the learner sees in a fresh kernel: every cell that ends by showing a picture has an image
+    output (PNG or SVG), and no output anywhere is matplotlib's text stand-in `<Figure size 700x320 ...>`."""
+    shown, missing = 0, []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for out in cell.outputs:
+            text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            assert "<Figure size" not in text, f"cell {i} shows a figure as text: {text[:80]!r}"
+        lines = [line for line in cell.source.strip().splitlines() if line.strip()]
+        if lines and PICTURE.search(lines[-1]) and not lines[-1].startswith((" ", "#")):
+            shown += 1
+            if not any({"image/png", "image/svg+xml"} & set(o.get("data", {})) for o in cell.outputs):
+                missing.append(i)
+    assert shown and not missing, f"cells without an image: {missing} of {shown} that show a picture"
+
+
 def run_lesson(name: str, tmp_path: Path, result: str, parameters: dict | None = None) -> dict:
     """Execute the committed .ipynb, then its exercises' solutions, then evaluate `result` (a Python
     expression) in its kernel; check that every exercise is unanswered on the defaults and right
@@ -140,6 +163,7 @@ def run_lesson(name: str, tmp_path: Path, result: str, parameters: dict | None =
     nb.cells.append(nbformat.v4.new_code_cell(
         f"import json\nprint('RESULT' + json.dumps({{**({result}), 'unanswered': _unanswered, 'solved': _solved}}))"))
     NotebookClient(nb, timeout=1800, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert_pictures_render(nb)
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     r = json.loads(text.split("RESULT", 1)[1])
     assert r["unanswered"] == {k: False for k in keys}
@@ -282,3 +306,35 @@ def test_06_use_the_model(tmp_path):
     assert gpus == [["H100", 1]] and web and public is False  # one GPU, a web endpoint behind proxy auth
     assert any(v.endswith("-checkpoints") for v in volumes) and bound <= max_usd
     assert r["launched"] is False
+
+
+def test_every_picture_renders_as_an_image_in_a_fresh_kernel(tmp_path):
+    # Each gym.plots function (and History's, which use them) in a kernel that never imported
+    # pyplot: IPython registers matplotlib's PNG formatter only when pyplot is imported, so a bare
+    # Figure would show as the text "<Figure size 700x320 with 1 Axes>".
+    cells = ["""
+import random
+from gym.models import Qwen3_4B
+from gym.slime import SlimeConfig
+from gym.local.history import History
+config = SlimeConfig(model=Qwen3_4B(), num_nodes=2)
+rows = [{"rollout_id": k, "rollout/raw_reward": k / 10, "train/loss": 1.0, "train/entropy_loss": 0.5,
+         "train/grad_norm": 0.1, **({"eval/sums": 0.5} if k == 5 else {})} for k in range(10)]
+spans = [{"worker": "colocated", "phase": p, "rollout_id": k, "start": 2 * k + (p == "train"),
+          "end": 2 * k + 1 + (p == "train")} for k in range(10) for p in ("rollout", "train")]
+history = History(rows=rows, timeline=spans)
+lengths = [random.Random(0).randint(100, 3000) for _ in range(64)]
+import sys
+assert "matplotlib.pyplot" not in sys.modules
+""", "from gym.plots import gpu_map\ngpu_map(config.plan())",
+             "from gym.plots import scaling_chart\nscaling_chart(config)",
+             "from gym.plots import memory_chart\nmemory_chart(config)",
+             "from gym.plots import step_time_chart\nstep_time_chart([config])",
+             "from gym.plots import packing_chart\npacking_chart(lengths, (9216, 4608), dp=16)",
+             "history.reward_curve()", "history.loss_curves()", "history.timeline_chart()"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for cell in nb.cells[1:]:
+        (out,) = [o for o in cell.outputs if o.output_type in ("execute_result", "display_data")]  # shown once
+        assert out["data"]["image/png"], cell.source
+        assert "<Figure size" not in out["data"]["text/plain"] and "gym picture" in out["data"]["text/plain"]
