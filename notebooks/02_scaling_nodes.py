@@ -301,7 +301,7 @@ my_training_run = SlimeConfig(
     dataset=GSM8KDataset(DATA_PATH),
     wandb=WandbConfig(project="slime-grpo", group="qwen3-4b-scaled"),
     ref_load=base_model.model_name,
-    num_nodes=4,  # the seed: actor_num_nodes=4 (the same cluster size to gym)
+    num_nodes=4,  # the seed writes actor_num_nodes=4: the same cluster size to gym
     global_batch_size=128,
     num_rollout=3000,
     n_samples_per_prompt=8,

@@ -168,6 +168,9 @@ def run_lesson(name: str, tmp_path: Path, result: str, parameters: dict | None =
     r = json.loads(text.split("RESULT", 1)[1])
     assert r["unanswered"] == {k: False for k in keys}
     assert r["solved"] == {k: True for k in keys}, r["solved"]
+    r["_outputs"] = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", ""))
+                              + str(o.get("data", {}).get("text/plain", "")) for c in nb.cells if c.cell_type == "code"
+                              for o in c.outputs)
     return r
 
 
@@ -218,6 +221,7 @@ def test_03_colocation(tmp_path):
                        and b["start"] < a["end"]),
         "R": R, "T": T, "ideal": ideal, "scripts": [c.train_script, y.train_script, s.train_script],
         "colocate": [c.colocate, y.colocate, s.colocate], "cores": cores,
+        "reading": [reading.plausible, reading.speedup, reading.message, step_turn1 / step_split],
         "measured": [statistics.median(turn1.metric(k)[WARMUP:]) for k in ("perf/rollout_time", "perf/train_time")],
         "workers_1core": sorted({s["worker"] for s in turn1.timeline}),
         "model": [colo_s, split_sync_seconds, async_s],
@@ -235,6 +239,14 @@ def test_03_colocation(tmp_path):
     # Three layouts: placement and schedule are separate choices.
     assert r["scripts"] == ["train.py", "train.py", "train_async.py"] and r["colocate"] == [True, False, False]
     assert r["cores"] >= 1
+    # the measured speed-up is explained only when two one-thread workers could have produced it
+    plausible, speedup, message, shown = r["reading"]
+    assert speedup == pytest.approx(shown) and message in r["_outputs"]
+    if plausible:
+        assert 0.5 <= speedup <= 2.5 and not message.startswith("⚠")
+    else:
+        assert message.startswith("⚠ **Warning: this machine was too busy to measure overlap**")
+    assert "in turn, 2 cores" not in r["_outputs"]  # one torch thread per worker: no 2-thread run
     colo, split_sync, split_async = r["model"]
     assert split_async < split_sync  # overlapping never costs more than adding up the same phases
     rollouts, smoke_high, full_high = r["smoke"]
@@ -275,8 +287,18 @@ def test_05_production_run(tmp_path):
         "usd": plan.usd_per_hour, "estimate": [perf.run_usd, *perf.run_usd_range],
         "hours": perf.run_hours, "rollouts": plan.num_rollout, "step_s": perf.step_seconds,
         "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(run).run_usd_range[1]],
-        "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD}""")
+        "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD, "name": run.resolve().name,
+        "smoke_name": SMOKE.resolve().name, "usd": [row.usd for row in choice.table.rows],
+        "split": not run.resolve().config.colocate, "passes": passes}""")
     assert r["ids"] == list(range(30)) and r["stopped"] == 14
+    # the layout lessons 02-03 favour, for this run's work: the cheaper of colocated and split async
+    colo_usd, split_usd = r["usd"]
+    assert r["split"] == (split_usd < colo_usd) and ("This run is split, async" in r["_outputs"]) == r["split"]
+    # the smoke run is the same run (name, so volumes): the full run continues from its saves
+    from gym.course import production_choice
+
+    assert r["smoke_name"] == r["name"] == production_choice().run.resolve().name
+    assert round(r["passes"]) in (25, 26) and "passes over GSM8K" in r["_outputs"]  # when to stop
     assert r["evals"] == 4 and r["key_in_argv"] is False  # before training, then after rollouts 9, 19, 29
     assert r["cluster"] == 4 and r["panel_argv"] is True
     usd, low, high = r["estimate"]
@@ -295,7 +317,7 @@ def test_06_use_the_model(tmp_path):
         "rollouts": len(history.rows), "weights": [before.weights, after.weights],
         "serve": [evaluate_info.gpus, serve_info.web_info is not None, serve_info.web_info.unauthenticated,
                   sorted(v.name for v in serve_info.volumes.values()), serving.bound_usd, MAX_USD],
-        "launched": LAUNCH_ON_MODAL}""")
+        "launched": LAUNCH_ON_MODAL, "name": run.resolve().name, "evaluations": len(EVALUATIONS)}""")
     before, after, prompts = r["held_out"]
     assert sorted(prompts) == sorted(f"What is {a} + {b}?" for a, b in [(1, 3), (4, 2), (0, 4), (2, 3), (2, 1)])
     p_before, p_after = r["practised"]
@@ -305,6 +327,15 @@ def test_06_use_the_model(tmp_path):
     gpus, web, public, volumes, bound, max_usd = r["serve"]
     assert gpus == [["H100", 1]] and web and public is False  # one GPU, a web endpoint behind proxy auth
     assert any(v.endswith("-checkpoints") for v in volumes) and bound <= max_usd
+    # the bound covers what the cell does: two evaluations (base, latest) and one serving session
+    from gym.course import production_choice
+    from gym.launch.serve import serve_bound_usd
+
+    assert r["evaluations"] == 2 and bound == pytest.approx(serve_bound_usd(production_choice().run, evaluations=2))
+    assert r["name"] == production_choice().run.resolve().name  # the run lesson 05 made
+    # the sentence follows the numbers and states how many prompts they are
+    assert f"{len(prompts)} held-out ones from {before:.0%} to {after:.0%}" in r["_outputs"]
+    assert "mostly memorises" not in r["_outputs"]
     assert r["launched"] is False
 
 
@@ -338,3 +369,42 @@ assert "matplotlib.pyplot" not in sys.modules
         (out,) = [o for o in cell.outputs if o.output_type in ("execute_result", "display_data")]  # shown once
         assert out["data"]["image/png"], cell.source
         assert "<Figure size" not in out["data"]["text/plain"] and "gym picture" in out["data"]["text/plain"]
+
+
+def markdown_of(name: str) -> str:
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def code_of(name: str) -> str:
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("name, present, absent", [
+    # 01: what the real run shows is not the rehearsal's rising reward
+    ("01_quickstart", ["The reward starts high", "`rollout/truncated_ratio`", "`eval/gsm8k`"],
+     ["Healthy progress, on this rehearsal and on the real run"]),
+    # 02: the cluster size is num_nodes (slime's --actor-num-nodes counts training nodes only)
+    ("02_scaling_nodes", ["`num_nodes=4`"], []),
+    # 04: slime packs the whole step first-fit, aligns to DP, deals to ranks (slime/utils/dp_schedule.py)
+    ("04_throughput_knobs", ["first-fit", "multiple of DP", "**deal**"],
+     ["packed in order", "slime first counts"]),
+    # 05: no Modal retries: the pipeline chains attempts; the defaults and when to stop
+    ("05_production_run", ["pipeline chains attempts", "clip-higher", "KL off", "`lr` 1e-6", "Thinking mode",
+                           "Truncation at the cap", "When to stop"], ["function has retries"]),
+    # 06: 87.8% is Qwen3-4B-Base's; the bound covers both evaluations
+    ("06_use_the_model", ["Qwen3-4B-Base", "evaluates **twice**"],
+     ["gives the 4B base model 87.8%", "the bound is one evaluation plus"]),
+])
+def test_lesson_claims(name, present, absent):
+    text = markdown_of(name)
+    for phrase in present:
+        assert phrase in text, phrase
+    for phrase in absent:
+        assert phrase not in text, phrase
+
+
+def test_lesson_02_production_config_sets_num_nodes():
+    code = code_of("02_scaling_nodes")
+    assert "    num_nodes=4," in code and "    actor_num_nodes=4," not in code
