@@ -296,7 +296,7 @@ def packing_chart(lengths, budgets, dp: int, cp: int = 1):
                 bottom = 0
                 for i in mb:
                     ax.bar(r - 0.4 + (m + 0.5) * width, lengths[i], width=width * 0.92, bottom=bottom,
-                           color=ROLE_COLORS["train"] if m % 2 == 0 else "#74c0fc", edgecolor="none")
+                           color=ROLE_COLORS["train"] if m % 2 == 0 else "#74c0fc", edgecolor="white", linewidth=0.4)
                     bottom += lengths[i]
         ax.axhline(budget * cp, color="#e03131", ls="--", lw=1)
         ax.set_title(f"max_tokens_per_gpu={budget}: {per_rank} micro-batch{'es' if per_rank > 1 else ''} per rank",
