@@ -306,7 +306,7 @@ display(Markdown(beside_markdown()))
 #
 # - `launched.status()`, `launched.logs(tail=50)`, `launched.wait()`, `launched.checkpoints()`,
 # - `launched.cancel()` to stop it (the last checkpoint stays in the run's volume; launching the
-#   same config again resumes from it),
+#   same config again, or with more rollouts, resumes from it),
 # - the Modal dashboard link; and from any other kernel, `gym.attach(run_name)` gives the handle back.
 #
 # A second launch of a run that is still going is refused, naming the first. The switch
