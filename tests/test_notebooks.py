@@ -288,11 +288,11 @@ def test_05_production_run(tmp_path):
         "hours": perf.run_hours, "rollouts": plan.num_rollout, "step_s": perf.step_seconds,
         "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(run).run_usd_range[1]],
         "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD, "name": run.resolve().name,
-        "smoke_name": SMOKE.resolve().name, "usd": [row.usd for row in choice.table.rows],
+        "smoke_name": SMOKE.resolve().name, "layout_usd": [row.usd for row in choice.table.rows],
         "split": not run.resolve().config.colocate, "passes": passes}""")
     assert r["ids"] == list(range(30)) and r["stopped"] == 14
     # the layout lessons 02-03 favour, for this run's work: the cheaper of colocated and split async
-    colo_usd, split_usd = r["usd"]
+    colo_usd, split_usd = r["layout_usd"]
     assert r["split"] == (split_usd < colo_usd) and ("This run is split, async" in r["_outputs"]) == r["split"]
     # the smoke run is the same run (name, so volumes): the full run continues from its saves
     from gym.course import production_choice
