@@ -158,9 +158,9 @@ display(Markdown(
 # GSM8K (4-shot, chain of thought) for **Qwen3-4B-Base**, the pre-trained model. That is not the
 # model this run starts from: `Qwen/Qwen3-4B` is the post-trained model, which *thinks* (a
 # `<think>` block before its answer) by default under slime's `--apply-chat-template`, and is
-# scored here zero-shot, greedily, by slime's math rule (the last `\boxed{}`). So the base
-# figure is a rough floor, not the *before* number: expect the *before* to be high, and measure
-# it (the `base` evaluation below) rather than quote it. GRPO on GSM8K then moves it by points,
+# scored here zero-shot, greedily, by slime's math rule (the last `\boxed{}`). So 87.8% is not
+# the *before* number (another model, prompted and scored another way): expect the *before* to be
+# high, and measure it (the `base` evaluation below) rather than quote it. GRPO on GSM8K then moves it by points,
 # not tens of points, mostly through the answer format the reward checks and by finishing within
 # `rollout_max_response_len` (a response cut off while thinking has no box and scores 0). A big
 # jump usually means the *before* lost points to format or to the cap.
