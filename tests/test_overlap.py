@@ -32,3 +32,11 @@ def test_split_workers_run_one_torch_thread_each_by_default():
 
     assert default_threads(split=True) == 1
     assert default_threads(split=False) == len(os.sched_getaffinity(0))
+
+
+def test_beating_the_ideal_is_a_measurement_problem_not_overlap():
+    # measured on the shared machine: R 0.02 s, T 0.07 s (ideal 1.29x), split 1.44x faster
+    r = read_overlap([0.09] * 8, [0.0625] * 8, R=0.02, T=0.07, cores=2)
+    assert not r.plausible and "beats the ideal" in r.message
+    full = read_overlap([0.09] * 8, [0.0705] * 8, R=0.02, T=0.07, cores=2)  # 1.28x of 1.29x
+    assert full.plausible and full.message.startswith("Overlap paid in full")
