@@ -27,7 +27,8 @@ def seed_production_run():
     from gym.slime import SlimeConfig
     from gym.wandb import WandbConfig
 
-    return SlimeConfig(model=Qwen3_4B(), dataset=GSM8K(), wandb=WandbConfig(project="slime-grpo", group="qwen3-4b-scaled"),
+    return SlimeConfig(model=Qwen3_4B(), dataset=GSM8K(),
+                       wandb=WandbConfig(project="slime-grpo", group="qwen3-4b-scaled"),
                        num_nodes=4, global_batch_size=128, rollout_batch_size=64, n_samples_per_prompt=8,
                        num_rollout=3000, eval_interval=20, n_samples_per_eval_prompt=4, save_interval=20)
 

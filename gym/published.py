@@ -40,8 +40,8 @@ class Published:
 
 
 STEP_TIMES = (
-    Published("redai-studio/Relax#152", "Qwen3-VL-4B (its Qwen3-4B text model), 1 × 8 H200, colocated, 64 prompts × 8, "
-              "mean response 1,363 tokens (max 9,324)", 115.6,
+    Published("redai-studio/Relax#152", "Qwen3-VL-4B (its Qwen3-4B text model), 1 × 8 H200, colocated, "
+              "64 prompts × 8, mean response 1,363 tokens (max 9,324)", 115.6,
               dict(model="Qwen3-4B", gpu_type="H200", rollout_batch_size=64, n_samples_per_prompt=8,
                    rollout_max_response_len=9324, max_tokens_per_gpu=16384), mean_response_tokens=1363),
     Published("modal-projects/training-gym PR#191", "Qwen3-0.6B, 1 × 8 H100, slime colocated, 24 prompts × 8, "

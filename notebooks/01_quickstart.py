@@ -256,10 +256,10 @@ history.loss_curves()
 #   Many groups then score all 1 (`rollout/zero_std/count_1`): easy prompts teach nothing.
 # - **`rollout/truncated_ratio`**, the share of responses cut off at the response cap
 #   (`--rollout-max-response-len` in the command above). `Qwen/Qwen3-4B` *thinks* by default (a
-#   `<think>` block before the answer) under slime's `--apply-chat-template`, and a cut-off response has no final `\boxed{}`,
-#   so it scores 0 whatever it reasoned. A ratio that sits at a sizeable share means the cap, not
-#   the model, is costing reward: GRPO then learns to think *shorter*, which is much of what the run
-#   improves. Watch it fall; if it stays high, raise the cap (and the token budget with it).
+#   `<think>` block before the answer) under slime's `--apply-chat-template`, and a cut-off
+#   response has no final `\boxed{}`, so it scores 0 whatever it reasoned. A ratio that stays
+#   sizeable means the cap, not the model, is costing reward; a falling one means GRPO is teaching
+#   the model to finish within it. If it stays high, raise the cap (and the token budget with it).
 # - **`eval/gsm8k`**, the score on GSM8K's 1,319 test problems (never trained on), every
 #   `eval_interval` rollouts and once before training: the number that says whether the run helps.
 #   It moves by points, not tens of points; lesson 05 uses it to decide when to stop.
