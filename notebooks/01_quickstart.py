@@ -209,6 +209,16 @@ else:
     print("LAUNCH_ON_MODAL is False: nothing launched. Set it to True in the parameters cell to run the smoke run.")
 
 # %% [markdown]
+# The hours and dollars above come from gym's performance model (lesson 02 says how it is built).
+# Beside them, what published runs measured per step, each with its source, and the model's
+# estimate of the same run:
+
+# %%
+from gym.published import beside_markdown
+
+display(Markdown(beside_markdown()))
+
+# %% [markdown]
 # ## Rehearse it locally: what healthy progress looks like
 #
 # The same kind of config runs on this machine through gym's local backend: a tiny, randomly
