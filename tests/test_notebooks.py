@@ -119,6 +119,8 @@ def solution_cells(nb) -> list[str]:
     return cells
 
 
+PUBLISHED = "**115.6 s** (redai-studio/Relax#152)"
+"""gym.published's first row as a lesson shows it beside the model's hours and dollars."""
 PICTURE = re.compile(r"\b(reward_curve|loss_curves|timeline_chart|gpu_map|scaling_chart|step_time_chart|memory_chart|"
                      r"packing_chart)\(")
 """A cell whose last line calls one of these shows a picture (gym.plots, or History's methods that use it)."""
@@ -184,6 +186,7 @@ def test_01_quickstart(tmp_path):
     assert (r["nodes"], r["dp"], r["colocate"]) == (1, 8, True)
     assert r["steps"] == 4 and r["boxed"] == [1, 0] and r["launched"] is False
     assert r["rollouts"] == 120 and r["last"] >= 0.5 and r["last"] >= 3 * r["first"]  # reward rising
+    assert PUBLISHED in r["_outputs"]  # a measurement, with its source, beside the model's dollars
     rollouts, smoke_high, full_high = r["smoke"]
     # The switch launches the smoke run, which its bound admits; the full run would be refused by it.
     assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
@@ -207,6 +210,7 @@ def test_02_scaling_nodes(tmp_path):
     assert (n1, n2, n4) == (1, 2, 4) and k1 == k2 == k4 == 3000 and s1 == 1.0
     assert h1 > h2 > h4 and 1 < s2 < s4 <= 4  # faster with more nodes, never better than linear
     assert usd4 >= usd1 * 0.9  # time, not savings
+    assert PUBLISHED in r["_outputs"]
     rollouts, smoke_high, full_high = r["smoke"]
     assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
 
@@ -249,6 +253,7 @@ def test_03_colocation(tmp_path):
     assert "in turn, 2 cores" not in r["_outputs"]  # one torch thread per worker: no 2-thread run
     colo, split_sync, split_async = r["model"]
     assert split_async < split_sync  # overlapping never costs more than adding up the same phases
+    assert PUBLISHED in r["_outputs"]
     rollouts, smoke_high, full_high = r["smoke"]
     assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
 
@@ -299,6 +304,7 @@ def test_05_production_run(tmp_path):
 
     assert r["smoke_name"] == r["name"] == production_choice().run.resolve().name
     assert round(r["passes"]) in (25, 26) and "passes over GSM8K" in r["_outputs"]  # when to stop
+    assert PUBLISHED in r["_outputs"]
     assert r["evals"] == 4 and r["key_in_argv"] is False  # before training, then after rollouts 9, 19, 29
     assert r["cluster"] == 4 and r["panel_argv"] is True
     usd, low, high = r["estimate"]
