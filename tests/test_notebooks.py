@@ -414,3 +414,15 @@ def test_lesson_claims(name, present, absent):
 def test_lesson_02_production_config_sets_num_nodes():
     code = code_of("02_scaling_nodes")
     assert "    num_nodes=4," in code and "    actor_num_nodes=4," not in code
+
+
+def test_a_picture_shows_once_when_pyplot_is_imported_too(tmp_path):
+    # with pyplot imported, IPython's inline backend registers its own PNG formatter for Figure
+    # (it answers for a Picture, a Figure subclass); a Picture is not one of pyplot's open
+    # figures, so nothing shows it again at the end of the cell
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import matplotlib.pyplot as plt\nfrom gym.models import Qwen3_4B\nfrom gym.plots import gpu_map\n"
+        "from gym.slime import SlimeConfig\ngpu_map(SlimeConfig(model=Qwen3_4B()).plan())")])
+    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = [o for o in nb.cells[0].outputs if o.output_type in ("execute_result", "display_data")]
+    assert len(shown) == 1 and shown[0]["data"]["image/png"]
