@@ -6,6 +6,7 @@ black or white, and a transparent figure background.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 ROLE_COLORS = {"rollout": "#2f9e44", "train": "#1c7ed6", "update_weights": "#f08c00", "save": "#868e96",
@@ -13,11 +14,45 @@ ROLE_COLORS = {"rollout": "#2f9e44", "train": "#1c7ed6", "update_weights": "#f08
 """Phase/role -> colour, shared by every picture."""
 
 
-def _figure(width: float = 7.0, height: float = 3.2):
-    # A bare Figure (no pyplot): no global state, no GUI backend; notebooks display it inline.
+PNG_DPI = 100
+"""Pixels per inch of a picture shown in a notebook (matplotlib's default figure.dpi, as IPython's
+inline backend uses): a 7 × 3.2 in picture is 700 × 320 px."""
+
+
+@functools.cache
+def _picture_class():
+    """matplotlib's Figure, able to show itself as an image (built on first use: `import gym.plots`
+    stays free of matplotlib).
+
+    A bare Figure has no image representation of its own: IPython renders one as a PNG only once
+    pyplot has been imported (its inline backend registers a formatter for Figure then), and shows
+    the text `<Figure size 700x320 with 1 Axes>` in a fresh kernel. A Picture carries `_repr_png_`,
+    which every IPython-based kernel (Jupyter, VS Code, Modal Notebooks) asks for whatever was
+    imported; where pyplot's formatter is registered it answers instead, with the same PNG, once.
+    It never joins pyplot's list of open figures, so nothing shows it a second time at the end of
+    the cell. Its text form names the picture instead of its size."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    class Picture(Figure):
+        def _repr_png_(self) -> bytes:
+            import io
+
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=PNG_DPI, bbox_inches="tight")
+            return buf.getvalue()
+
+        def __repr__(self) -> str:
+            titles = [t for t in [self._suptitle.get_text() if self._suptitle else ""]
+                      + [ax.get_title() for ax in self.axes] if t]
+            return f"<gym picture: {'; '.join(titles) or 'untitled'}>"
+
+    Picture.__module__, Picture.__qualname__ = __name__, "Picture"
+    return Picture
+
+
+def _figure(width: float = 7.0, height: float = 3.2):
+    # A Figure without pyplot (no global state, no GUI backend) that shows itself as a PNG.
+    fig = _picture_class()(figsize=(width, height), layout="constrained")
     fig.patch.set_alpha(0.0)
     return fig
 
@@ -240,6 +275,36 @@ def scaling_chart(config, nodes=(1, 2, 4, 8)):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("nodes", fontsize=8)
         _style(ax)
+    return fig
+
+
+def packing_chart(lengths, budgets, dp: int, cp: int = 1):
+    """One optimizer step's samples as slime schedules them with dynamic batching
+    (gym.slime.packing.dp_schedule), one panel per token budget: a column per DP rank, its
+    micro-batches side by side, each a stack of its samples' tokens; the dashed line is the budget."""
+    from gym.slime.packing import dp_schedule
+
+    budgets = list(budgets)
+    fig = _figure(width=4.5 * len(budgets), height=2.8)
+    axes = fig.subplots(1, len(budgets), squeeze=False, sharey=True)[0]
+    for ax, budget in zip(axes, budgets):
+        ranks = dp_schedule(lengths, budget, dp, cp)
+        per_rank = len(ranks[0])
+        width = 0.8 / per_rank
+        for r, micro_batches in enumerate(ranks):
+            for m, mb in enumerate(micro_batches):
+                bottom = 0
+                for i in mb:
+                    ax.bar(r - 0.4 + (m + 0.5) * width, lengths[i], width=width * 0.92, bottom=bottom,
+                           color=ROLE_COLORS["train"] if m % 2 == 0 else "#74c0fc", edgecolor="white", linewidth=0.4)
+                    bottom += lengths[i]
+        ax.axhline(budget * cp, color="#e03131", ls="--", lw=1)
+        ax.set_title(f"max_tokens_per_gpu={budget}: {per_rank} micro-batch{'es' if per_rank > 1 else ''} per rank",
+                     fontsize=9)
+        ax.set_xlabel(f"DP rank (of {dp})", fontsize=8)
+        ax.set_xticks(range(dp), [str(r) if dp <= 16 else "" for r in range(dp)], fontsize=7)
+        _style(ax)
+    axes[0].set_ylabel("tokens")
     return fig
 
 

@@ -209,6 +209,16 @@ else:
     print("LAUNCH_ON_MODAL is False: nothing launched. Set it to True in the parameters cell to run the smoke run.")
 
 # %% [markdown]
+# The hours and dollars above come from gym's performance model (lesson 02 says how it is built).
+# Beside them, what published runs measured per step, each with its source, and the model's
+# estimate of the same run:
+
+# %%
+from gym.published import beside_markdown
+
+display(Markdown(beside_markdown()))
+
+# %% [markdown]
 # ## Rehearse it locally: what healthy progress looks like
 #
 # The same kind of config runs on this machine through gym's local backend: a tiny, randomly
@@ -235,11 +245,10 @@ display(Markdown(
 history.loss_curves()
 
 # %% [markdown]
-# **Healthy progress, on this rehearsal and on the real run.** The local backend logs slime's
-# metric names, so what you read here is what you read in W&B, with one exception named below:
+# **Healthy progress on this rehearsal.** The local backend logs slime's metric names, so what
+# you read here is what you read in W&B, with one exception named below:
 #
-# - `rollout/raw_reward` rises. Flat at 0 means the reward never fires: check the label column
-#   and the answer format (is the answer boxed?).
+# - `rollout/raw_reward` rises from near 0: the tiny model starts knowing nothing.
 # - `train/entropy_loss` falls slowly. A collapse to near 0 early means the policy stopped
 #   exploring.
 # - The share of groups whose samples all scored the same is neither near 0 nor near 1: such
@@ -248,6 +257,22 @@ history.loss_curves()
 #   such groups per reward value (`count_0`: all wrong, `count_1`: all right).
 # - `train/grad_norm` stays bounded (the clip is `clip_grad`), and `train/pg_clipfrac` small.
 # - `perf/rollout_time` vs `perf/train_time` tells where the time goes: lesson 03 uses it.
+#
+# **What the real run shows is different**, because Qwen3-4B is not a blank model:
+#
+# - **The reward starts high.** Qwen3-4B already solves most GSM8K problems, so
+#   `rollout/raw_reward` starts well above 0.5 and has little room to rise; a flat reward near 0
+#   would instead mean the reward never fires (check the label column and that answers are boxed).
+#   Many groups then score all 1 (`rollout/zero_std/count_1`): easy prompts teach nothing.
+# - **`rollout/truncated_ratio`**, the share of responses cut off at the response cap
+#   (`--rollout-max-response-len` in the command above). `Qwen/Qwen3-4B` *thinks* by default (a
+#   `<think>` block before the answer) under slime's `--apply-chat-template`, and a cut-off
+#   response has no final `\boxed{}`, so it scores 0 whatever it reasoned. A ratio that stays
+#   sizeable means the cap, not the model, is costing reward; a falling one means GRPO is teaching
+#   the model to finish within it. If it stays high, raise the cap (and the token budget with it).
+# - **`eval/gsm8k`**, the score on GSM8K's 1,319 test problems (never trained on), every
+#   `eval_interval` rollouts and once before training: the number that says whether the run helps.
+#   It moves by points, not tens of points; lesson 05 uses it to decide when to stop.
 
 # %% [markdown]
 # ## Exercises
@@ -303,7 +328,8 @@ check("01.2", answer_2);
 #   samples per rollout, optimizer steps and price.
 # - slime's `math` reward wants the *last* `\boxed{}`; a launch is bounded by `max_usd`, and the
 #   switch starts a 3-rollout smoke run, not the full run.
-# - Healthy GRPO: reward up, entropy down slowly, groups that disagree.
+# - Healthy GRPO: reward up, entropy down slowly, groups that disagree; on the real run the
+#   reward starts high, and `rollout/truncated_ratio` and `eval/gsm8k` are the numbers to watch.
 #
 # Next: **[02 · Scaling nodes](02_scaling_nodes.ipynb)** takes this run from one node to four,
 # and answers what the extra nodes buy for the same work.

@@ -215,6 +215,15 @@ display(Markdown(
     f"{r4.nodes} nodes. Four nodes buy *time*: {r1.hours - r4.hours:.0f} hours sooner."))
 
 # %% [markdown]
+# These hours and dollars are the model's. Beside them, what published runs measured, each with
+# its source, and the model's estimate of the same run (`gym.published`):
+
+# %%
+from gym.published import beside_markdown
+
+display(Markdown(beside_markdown()))
+
+# %% [markdown]
 # ## Colocated or not
 #
 # By default, training and rollout share the GPUs (`colocate=True`): memory-efficient, but the
@@ -256,9 +265,11 @@ display(Markdown(f"The preset: `use_dynamic_batch_size={preset.use_dynamic_batch
 # %% [markdown]
 # ## The production config
 #
-# The seed tutorial's production run, verbatim except for the import lines: GSM8K with its test
-# split for evaluation, W&B logging, 4 nodes, its own batch sizes and rollout count, and
-# `ref_load`. With KL off (the default, and here), `--ref-load` loads no reference model: it only
+# The seed tutorial's production run, verbatim except for the import lines and one name: GSM8K
+# with its test split for evaluation, W&B logging, 4 nodes, its own batch sizes and rollout count,
+# and `ref_load`. The seed writes `actor_num_nodes=4`; here it is `num_nodes=4`, the cluster you
+# pay for, because slime's `--actor-num-nodes` counts only the training nodes (above). gym accepts
+# the seed's spelling as the same cluster size, so the seed's code runs unchanged too. With KL off (the default, and here), `--ref-load` loads no reference model: it only
 # supplies the *starting* weights, because slime sets `load = ref_load` when the run's own
 # checkpoint folder holds no checkpoint yet. The plan below spells out what the rest implies.
 
@@ -294,7 +305,7 @@ my_training_run = SlimeConfig(
     dataset=GSM8KDataset(DATA_PATH),
     wandb=WandbConfig(project="slime-grpo", group="qwen3-4b-scaled"),
     ref_load=base_model.model_name,
-    actor_num_nodes=4,
+    num_nodes=4,  # the seed writes actor_num_nodes=4: the same cluster size to gym
     global_batch_size=128,
     num_rollout=3000,
     n_samples_per_prompt=8,

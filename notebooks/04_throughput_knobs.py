@@ -116,43 +116,37 @@ def flags(config, *names):
 print(flags(base, "--use-dynamic-batch-size", "--max-tokens-per-gpu", "--rollout-max-response-len"))
 
 # %% [markdown]
-# How the budget packs samples: below, one rollout's share of one GPU (64 samples of random
-# lengths), packed in order into micro-batches of at most `max_tokens_per_gpu` tokens: a new
-# micro-batch starts when the next sample would overflow the current one. (slime first counts
-# the micro-batches this way, then balances the samples across that many.) A smaller budget
-# means more, emptier micro-batches: more passes, less memory each.
+# How the budget packs samples. slime schedules each **optimizer step** as a whole
+# (`slime/utils/dp_schedule.py`), pack first, distribute second:
+#
+# 1. **pack** the step's samples first-fit into bins of at most `max_tokens_per_gpu` × CP tokens:
+#    each sample goes into the first bin with room, else opens a new one;
+# 2. **align**: split the fullest bins in two until their number is a multiple of DP, so every
+#    rank runs the same number of micro-batches;
+# 3. **deal** the micro-batches to the DP ranks, the same number each, balancing their work
+#    (`--balance-data`, which gym always passes).
+#
+# Below, one step of the config above (its global batch, over its DP ranks) with random lengths,
+# drawn by `gym.plots.packing_chart` from gym's copy of that algorithm (`gym.slime.packing`). A
+# smaller budget means more micro-batches per rank: more passes, less memory each.
 
 # %%
 import random
 
-import matplotlib.pyplot as plt
+from gym.plots import packing_chart
 
-
-def pack(lengths, budget):
-    """Samples in order into micro-batches of at most `budget` tokens (a longer sample gets its own)."""
-    batches = [[]]
-    for n in lengths:
-        if batches[-1] and sum(batches[-1]) + n > budget:
-            batches.append([])
-        batches[-1].append(n)
-    return batches
-
-
+step = base.plan()
 rng = random.Random(0)
-lengths = [rng.randint(150, 200) + int(rng.random() ** 3 * 4096) for _ in range(64)]  # prompt + answer
-fig, axes = plt.subplots(1, 2, figsize=(9, 2.6), sharey=True)
-for ax, budget in zip(axes, (9216, 4608)):
-    for i, batch in enumerate(pack(lengths, budget)):
-        bottom = 0
-        for n in batch:
-            ax.bar(i, n, bottom=bottom, color="#4c72b0", edgecolor="white", linewidth=0.5)
-            bottom += n
-    ax.axhline(budget, color="#c44e52", linestyle="--", linewidth=1)
-    ax.set_title(f"max_tokens_per_gpu={budget}: {len(pack(lengths, budget))} micro-batches", fontsize=9)
-    ax.set_xlabel("micro-batch")
-axes[0].set_ylabel("tokens")
-fig.tight_layout()
-packed = {budget: len(pack(lengths, budget)) for budget in (9216, 4608)}
+lengths = [rng.randint(150, 200) + int(rng.random() ** 3 * 4096)  # prompt + answer, in tokens
+           for _ in range(step.global_batch_size)]
+display(Markdown(f"One step: **{step.global_batch_size} samples** over **DP {step.dp}**, "
+                 f"{sum(lengths):,} tokens."))
+packing_chart(lengths, (9216, 4608), dp=step.dp)
+
+# %%
+from gym.slime.packing import dp_schedule
+
+packed = {budget: len(dp_schedule(lengths, budget, step.dp)[0]) for budget in (9216, 4608)}
 long_answers = base.replace(rollout_max_response_len=16384)
 token_cap = show(long_answers, only="sample_fits_token_cap")
 

@@ -3,7 +3,10 @@
 Runs the committed .ipynb files in a temporary folder with a temporary HOME, offline, the way
 the test suite does, and prints the wall time per lesson (kernel start included).
 
-    .venv/bin/python scripts/bench_lessons.py [01_quickstart ...]
+    .venv/bin/python scripts/bench_lessons.py [--save DIR] [01_quickstart ...]
+
+--save DIR keeps each executed notebook (outputs included) as DIR/NN_name.ipynb, to look at what a
+learner sees: the pictures are image/png outputs.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ def main() -> None:
     import nbformat
     from nbclient import NotebookClient
 
-    names = sys.argv[1:] or sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    args = sys.argv[1:]
+    save = None
+    if args[:1] == ["--save"]:
+        save, args = Path(args[1]), args[2:]
+        save.mkdir(parents=True, exist_ok=True)
+    names = args or sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     home = tempfile.mkdtemp(prefix="gym-bench-home-")
     os.environ.update(HOME=home, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", WANDB_MODE="disabled")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -33,6 +41,8 @@ def main() -> None:
             start = time.time()
             NotebookClient(nb, timeout=600, resources={"metadata": {"path": tmp}}).execute()
             seconds = time.time() - start
+        if save is not None:
+            nbformat.write(nb, save / f"{name}.ipynb")
         worst = max(worst, seconds)
         print(f"{name:<22} {seconds:6.1f} s  {'ok' if seconds <= 60 else 'OVER 60 s'}", flush=True)
     print(f"slowest: {worst:.1f} s (goal ≤ 60 s)")

@@ -119,6 +119,31 @@ def solution_cells(nb) -> list[str]:
     return cells
 
 
+PUBLISHED = "**115.6 s** (redai-studio/Relax#152)"
+"""gym.published's first row as a lesson shows it beside the model's hours and dollars."""
+PICTURE = re.compile(r"\b(reward_curve|loss_curves|timeline_chart|gpu_map|scaling_chart|step_time_chart|memory_chart|"
+                     r"packing_chart)\(")
+"""A cell whose last line calls one of these shows a picture (gym.plots, or History's methods that use it)."""
+
+
+def assert_pictures_render(nb) -> None:
+    """What the learner sees in a fresh kernel: every cell that ends by showing a picture has an image
+    output (PNG or SVG), and no output anywhere is matplotlib's text stand-in `<Figure size 700x320 ...>`."""
+    shown, missing = 0, []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for out in cell.outputs:
+            text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            assert "<Figure size" not in text, f"cell {i} shows a figure as text: {text[:80]!r}"
+        lines = [line for line in cell.source.strip().splitlines() if line.strip()]
+        if lines and PICTURE.search(lines[-1]) and not lines[-1].startswith((" ", "#")):
+            shown += 1
+            if not any({"image/png", "image/svg+xml"} & set(o.get("data", {})) for o in cell.outputs):
+                missing.append(i)
+    assert shown and not missing, f"cells without an image: {missing} of {shown} that show a picture"
+
+
 def run_lesson(name: str, tmp_path: Path, result: str, parameters: dict | None = None) -> dict:
     """Execute the committed .ipynb, then its exercises' solutions, then evaluate `result` (a Python
     expression) in its kernel; check that every exercise is unanswered on the defaults and right
@@ -140,10 +165,14 @@ def run_lesson(name: str, tmp_path: Path, result: str, parameters: dict | None =
     nb.cells.append(nbformat.v4.new_code_cell(
         f"import json\nprint('RESULT' + json.dumps({{**({result}), 'unanswered': _unanswered, 'solved': _solved}}))"))
     NotebookClient(nb, timeout=1800, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert_pictures_render(nb)
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     r = json.loads(text.split("RESULT", 1)[1])
     assert r["unanswered"] == {k: False for k in keys}
     assert r["solved"] == {k: True for k in keys}, r["solved"]
+    r["_outputs"] = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", ""))
+                              + str(o.get("data", {}).get("text/plain", "")) for c in nb.cells if c.cell_type == "code"
+                              for o in c.outputs)
     return r
 
 
@@ -157,6 +186,7 @@ def test_01_quickstart(tmp_path):
     assert (r["nodes"], r["dp"], r["colocate"]) == (1, 8, True)
     assert r["steps"] == 4 and r["boxed"] == [1, 0] and r["launched"] is False
     assert r["rollouts"] == 120 and r["last"] >= 0.5 and r["last"] >= 3 * r["first"]  # reward rising
+    assert PUBLISHED in r["_outputs"]  # a measurement, with its source, beside the model's dollars
     rollouts, smoke_high, full_high = r["smoke"]
     # The switch launches the smoke run, which its bound admits; the full run would be refused by it.
     assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
@@ -180,6 +210,7 @@ def test_02_scaling_nodes(tmp_path):
     assert (n1, n2, n4) == (1, 2, 4) and k1 == k2 == k4 == 3000 and s1 == 1.0
     assert h1 > h2 > h4 and 1 < s2 < s4 <= 4  # faster with more nodes, never better than linear
     assert usd4 >= usd1 * 0.9  # time, not savings
+    assert PUBLISHED in r["_outputs"]
     rollouts, smoke_high, full_high = r["smoke"]
     assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
 
@@ -194,6 +225,7 @@ def test_03_colocation(tmp_path):
                        and b["start"] < a["end"]),
         "R": R, "T": T, "ideal": ideal, "scripts": [c.train_script, y.train_script, s.train_script],
         "colocate": [c.colocate, y.colocate, s.colocate], "cores": cores,
+        "reading": [reading.plausible, reading.speedup, reading.message, step_turn1 / step_split],
         "measured": [statistics.median(turn1.metric(k)[WARMUP:]) for k in ("perf/rollout_time", "perf/train_time")],
         "workers_1core": sorted({s["worker"] for s in turn1.timeline}),
         "model": [colo_s, split_sync_seconds, async_s],
@@ -211,8 +243,17 @@ def test_03_colocation(tmp_path):
     # Three layouts: placement and schedule are separate choices.
     assert r["scripts"] == ["train.py", "train.py", "train_async.py"] and r["colocate"] == [True, False, False]
     assert r["cores"] >= 1
+    # the measured speed-up is explained only when two one-thread workers could have produced it
+    plausible, speedup, message, shown = r["reading"]
+    assert speedup == pytest.approx(shown) and message in r["_outputs"]
+    if plausible:
+        assert 0.5 <= speedup <= min(2.5, 1.1 * r["ideal"]) and not message.startswith("⚠")
+    else:
+        assert message.startswith("⚠ **Warning: this machine was too busy to measure overlap**")
+    assert "in turn, 2 cores" not in r["_outputs"]  # one torch thread per worker: no 2-thread run
     colo, split_sync, split_async = r["model"]
     assert split_async < split_sync  # overlapping never costs more than adding up the same phases
+    assert PUBLISHED in r["_outputs"]
     rollouts, smoke_high, full_high = r["smoke"]
     assert r["to_launch"] and rollouts == 3 and smoke_high <= r["max_usd"] < full_high
 
@@ -251,8 +292,19 @@ def test_05_production_run(tmp_path):
         "usd": plan.usd_per_hour, "estimate": [perf.run_usd, *perf.run_usd_range],
         "hours": perf.run_hours, "rollouts": plan.num_rollout, "step_s": perf.step_seconds,
         "smoke": [SMOKE.num_rollout, estimate(SMOKE).run_usd_range[1], estimate(run).run_usd_range[1]],
-        "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD}""")
+        "to_launch": TO_LAUNCH is SMOKE, "max_usd": MAX_USD, "name": run.resolve().name,
+        "smoke_name": SMOKE.resolve().name, "layout_usd": [row.usd for row in choice.table.rows],
+        "split": not run.resolve().config.colocate, "passes": passes}""")
     assert r["ids"] == list(range(30)) and r["stopped"] == 14
+    # the layout lessons 02-03 favour, for this run's work: the cheaper of colocated and split async
+    colo_usd, split_usd = r["layout_usd"]
+    assert r["split"] == (split_usd < colo_usd) and ("This run is split, async" in r["_outputs"]) == r["split"]
+    # the smoke run is the same run (name, so volumes): the full run continues from its saves
+    from gym.course import production_choice
+
+    assert r["smoke_name"] == r["name"] == production_choice().run.resolve().name
+    assert round(r["passes"]) in (25, 26) and "passes over GSM8K" in r["_outputs"]  # when to stop
+    assert PUBLISHED in r["_outputs"]
     assert r["evals"] == 4 and r["key_in_argv"] is False  # before training, then after rollouts 9, 19, 29
     assert r["cluster"] == 4 and r["panel_argv"] is True
     usd, low, high = r["estimate"]
@@ -271,7 +323,7 @@ def test_06_use_the_model(tmp_path):
         "rollouts": len(history.rows), "weights": [before.weights, after.weights],
         "serve": [evaluate_info.gpus, serve_info.web_info is not None, serve_info.web_info.unauthenticated,
                   sorted(v.name for v in serve_info.volumes.values()), serving.bound_usd, MAX_USD],
-        "launched": LAUNCH_ON_MODAL}""")
+        "launched": LAUNCH_ON_MODAL, "name": run.resolve().name, "evaluations": len(EVALUATIONS)}""")
     before, after, prompts = r["held_out"]
     assert sorted(prompts) == sorted(f"What is {a} + {b}?" for a, b in [(1, 3), (4, 2), (0, 4), (2, 3), (2, 1)])
     p_before, p_after = r["practised"]
@@ -281,4 +333,96 @@ def test_06_use_the_model(tmp_path):
     gpus, web, public, volumes, bound, max_usd = r["serve"]
     assert gpus == [["H100", 1]] and web and public is False  # one GPU, a web endpoint behind proxy auth
     assert any(v.endswith("-checkpoints") for v in volumes) and bound <= max_usd
+    # the bound covers what the cell does: two evaluations (base, latest) and one serving session
+    from gym.course import production_choice
+    from gym.launch.serve import serve_bound_usd
+
+    assert r["evaluations"] == 2 and bound == pytest.approx(serve_bound_usd(production_choice().run, evaluations=2))
+    assert r["name"] == production_choice().run.resolve().name  # the run lesson 05 made
+    # the sentence follows the numbers and states how many prompts they are
+    assert f"{len(prompts)} held-out ones from {before:.0%} to {after:.0%}" in r["_outputs"]
+    assert "mostly memorises" not in r["_outputs"]
     assert r["launched"] is False
+
+
+def test_every_picture_renders_as_an_image_in_a_fresh_kernel(tmp_path):
+    # Each gym.plots function (and History's, which use them) in a kernel that never imported
+    # pyplot: IPython registers matplotlib's PNG formatter only when pyplot is imported, so a bare
+    # Figure would show as the text "<Figure size 700x320 with 1 Axes>".
+    cells = ["""
+import random
+from gym.models import Qwen3_4B
+from gym.slime import SlimeConfig
+from gym.local.history import History
+config = SlimeConfig(model=Qwen3_4B(), num_nodes=2)
+rows = [{"rollout_id": k, "rollout/raw_reward": k / 10, "train/loss": 1.0, "train/entropy_loss": 0.5,
+         "train/grad_norm": 0.1, **({"eval/sums": 0.5} if k == 5 else {})} for k in range(10)]
+spans = [{"worker": "colocated", "phase": p, "rollout_id": k, "start": 2 * k + (p == "train"),
+          "end": 2 * k + 1 + (p == "train")} for k in range(10) for p in ("rollout", "train")]
+history = History(rows=rows, timeline=spans)
+lengths = [random.Random(0).randint(100, 3000) for _ in range(64)]
+import sys
+assert "matplotlib.pyplot" not in sys.modules
+""", "from gym.plots import gpu_map\ngpu_map(config.plan())",
+             "from gym.plots import scaling_chart\nscaling_chart(config)",
+             "from gym.plots import memory_chart\nmemory_chart(config)",
+             "from gym.plots import step_time_chart\nstep_time_chart([config])",
+             "from gym.plots import packing_chart\npacking_chart(lengths, (9216, 4608), dp=16)",
+             "history.reward_curve()", "history.loss_curves()", "history.timeline_chart()"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for cell in nb.cells[1:]:
+        (out,) = [o for o in cell.outputs if o.output_type in ("execute_result", "display_data")]  # shown once
+        assert out["data"]["image/png"], cell.source
+        assert "<Figure size" not in out["data"]["text/plain"] and "gym picture" in out["data"]["text/plain"]
+
+
+def markdown_of(name: str) -> str:
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def code_of(name: str) -> str:
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("name, present, absent", [
+    # 01: what the real run shows is not the rehearsal's rising reward
+    ("01_quickstart", ["The reward starts high", "`rollout/truncated_ratio`", "`eval/gsm8k`"],
+     ["Healthy progress, on this rehearsal and on the real run"]),
+    # 02: the cluster size is num_nodes (slime's --actor-num-nodes counts training nodes only)
+    ("02_scaling_nodes", ["`num_nodes=4`"], []),
+    # 04: slime packs the whole step first-fit, aligns to DP, deals to ranks (slime/utils/dp_schedule.py)
+    ("04_throughput_knobs", ["first-fit", "multiple of DP", "**deal**"],
+     ["packed in order", "slime first counts"]),
+    # 05: no Modal retries: the pipeline chains attempts; the defaults and when to stop
+    ("05_production_run", ["pipeline chains attempts", "clip-higher", "KL off", "`lr` 1e-6", "Thinking mode",
+                           "Truncation at the cap", "When to stop"], ["function has retries"]),
+    # 06: 87.8% is Qwen3-4B-Base's; the bound covers both evaluations
+    ("06_use_the_model", ["Qwen3-4B-Base", "evaluates **twice**"],
+     ["gives the 4B base model 87.8%", "the bound is one evaluation plus"]),
+])
+def test_lesson_claims(name, present, absent):
+    text = markdown_of(name)
+    for phrase in present:
+        assert phrase in text, phrase
+    for phrase in absent:
+        assert phrase not in text, phrase
+
+
+def test_lesson_02_production_config_sets_num_nodes():
+    code = code_of("02_scaling_nodes")
+    assert "    num_nodes=4," in code and "    actor_num_nodes=4," not in code
+
+
+def test_a_picture_shows_once_when_pyplot_is_imported_too(tmp_path):
+    # with pyplot imported, IPython's inline backend registers its own PNG formatter for Figure
+    # (it answers for a Picture, a Figure subclass); a Picture is not one of pyplot's open
+    # figures, so nothing shows it again at the end of the cell
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import matplotlib.pyplot as plt\nfrom gym.models import Qwen3_4B\nfrom gym.plots import gpu_map\n"
+        "from gym.slime import SlimeConfig\ngpu_map(SlimeConfig(model=Qwen3_4B()).plan())")])
+    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = [o for o in nb.cells[0].outputs if o.output_type in ("execute_result", "display_data")]
+    assert len(shown) == 1 and shown[0]["data"]["image/png"]

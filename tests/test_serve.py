@@ -48,3 +48,12 @@ def test_latest_checkpoint_follows_slime_tracker(tmp_path):
     assert latest_checkpoint(tmp_path) == tmp_path / "iter_0000040"
     (tmp_path / "latest_checkpointed_iteration.txt").write_text("release")
     assert latest_checkpoint(tmp_path) == tmp_path / "release"
+
+
+def test_the_bound_covers_every_evaluation_the_caller_runs():
+    # lesson 06 evaluates twice (base and latest) and serves once: 3 GPU-hours, not 2
+    one, two = serve_bound_usd(RUN), serve_bound_usd(RUN, evaluations=2)
+    assert two == pytest.approx(one * 3 / 2)
+    with pytest.raises(ServeError, match=r"evaluating \(2×\)"):
+        build_serve_app(RUN, max_usd=one, evaluations=2)
+    assert build_serve_app(RUN, max_usd=two, evaluations=2).bound_usd == pytest.approx(two)

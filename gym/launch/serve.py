@@ -60,13 +60,14 @@ class ServeError(RuntimeError):
     """The serve app cannot be built as asked (over the cost bound), or found no checkpoint."""
 
 
-def serve_bound_usd(config) -> float:
-    """Upper bound of one evaluation plus one serving session, in US dollars: one GPU of the
-    run's type (with its CPU and memory) for EVAL_TIMEOUT_S + SERVE_TIMEOUT_S."""
+def serve_bound_usd(config, evaluations: int = 1) -> float:
+    """Upper bound of `evaluations` evaluations plus one serving session, in US dollars: one GPU
+    of the run's type (with its CPU and memory) for evaluations × EVAL_TIMEOUT_S + SERVE_TIMEOUT_S.
+    (Lesson 06 evaluates twice, the base model and the trained one: evaluations=2.)"""
     from gym import pricing
 
     per_hour = pricing.container_usd_per_hour(config.resolve().config.gpu_type, 1, 8, 64)
-    return per_hour * (EVAL_TIMEOUT_S + SERVE_TIMEOUT_S) / 3600
+    return per_hour * (evaluations * EVAL_TIMEOUT_S + SERVE_TIMEOUT_S) / 3600
 
 
 def serve_spec(r) -> dict[str, Any]:
@@ -99,13 +100,13 @@ class ServeApp:
     serve: Any
     """modal Function with a web endpoint (OpenAI-compatible /v1/chat/completions)."""
     bound_usd: float
-    """serve_bound_usd of the config: the most one evaluation plus one serving session can cost."""
+    """serve_bound_usd of the config: the most its evaluations plus one serving session can cost."""
     spec: dict
 
 
-def build_serve_app(config, *, max_usd: float) -> ServeApp:
+def build_serve_app(config, *, max_usd: float, evaluations: int = 1) -> ServeApp:
     """The serve app of `config`'s run, built offline (no credentials, no network). Refuses with
-    ServeError when its cost bound exceeds max_usd."""
+    ServeError when its cost bound (`evaluations` evaluations and one serving session) exceeds max_usd."""
     import modal
 
     from gym.launch.app import slime_image
@@ -114,10 +115,11 @@ def build_serve_app(config, *, max_usd: float) -> ServeApp:
     from gym.paths import CHECKPOINTS_PATH, DATA_PATH, HF_CACHE_PATH
 
     r = config.resolve()
-    bound = serve_bound_usd(config)
+    bound = serve_bound_usd(config, evaluations)
     if not max_usd or bound > max_usd:
-        raise ServeError(f"evaluating and serving {r.name} costs at most ${bound:,.2f} (one {r.config.gpu_type} for "
-                         f"{(EVAL_TIMEOUT_S + SERVE_TIMEOUT_S) / 3600:.0f} h); max_usd={max_usd!r} is below that: "
+        raise ServeError(f"evaluating ({evaluations}×) and serving {r.name} costs at most ${bound:,.2f} (one "
+                         f"{r.config.gpu_type} for {(evaluations * EVAL_TIMEOUT_S + SERVE_TIMEOUT_S) / 3600:.0f} h); "
+                         f"max_usd={max_usd!r} is below that: "
                          f"pass max_usd={bound:.0f} or more")
     spec = serve_spec(r)
     # The spec goes in as the functions' environment (modal attaches it as a Secret.from_dict),

@@ -115,7 +115,9 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
 
     seed: model init, prompt order and sampling. resume: continue from runs/<name>/checkpoint
     (the config and seed must match); False starts over. num_rollout: override the config's.
-    threads: torch threads per worker (default: all cores colocated, half each when split).
+    threads: torch threads per worker (default: colocated, the cores this process may run on; split,
+    one per Ray worker: torch's default, a thread per core of the machine in every worker, oversubscribes
+    the cores the two workers are pinned to, and a busy machine then slows them many times over).
     on_rollout(row): called after every rollout (the control panel streams with it).
     stop: a threading.Event; once set, the run ends after the current rollout (resume continues it).
     model_dims: toy model dimensions passed to build_model, e.g. {"hidden": 256, "layers": 4}
@@ -164,10 +166,9 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     if not (start and tok_dir.exists()):
         build_tokenizer(_tokenizer_texts(prompt_path, eval_path, c), merges=TOKENIZER_MERGES).save_pretrained(tok_dir)
 
-    cores = os.cpu_count() or 1
     split = not c.colocate
     setup = Setup(config=c, seed=seed, prompt_path=prompt_path, eval_path=eval_path, tokenizer_dir=str(tok_dir),
-                  threads=threads or (max(1, cores // 2) if split else cores), device=_device(device),
+                  threads=threads or default_threads(split), device=_device(device),
                   model_dims=model_dims, sys_path=tuple(sys.path))
     (run_dir / "run.json").write_text(json.dumps({"name": r.name, "seed": seed, "train_script": r.train_script,
                                                   "fingerprint": fingerprint, "notes": notes}))
@@ -193,6 +194,15 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     finally:
         logger.close()
     return History.load(run_dir)
+
+
+def default_threads(split: bool) -> int:
+    """Torch threads per worker when run_local is not told: one per Ray worker when split (each
+    worker is pinned to its own cores, and torch's default, a thread per core of the whole machine,
+    oversubscribes them); colocated, the cores this process may run on."""
+    if split:
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def worker_cpus() -> tuple[set[int] | None, set[int] | None]:

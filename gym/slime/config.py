@@ -62,7 +62,8 @@ class SlimeConfig:
     """W&B logging; None turns it off."""
     name: str | None = None
     """Run name: names the Modal app and the run's volumes. None derives one from the model,
-    dataset, layout and a hash of the settings, so the same config resumes the same run."""
+    dataset, layout and a hash of the settings, so the same config resumes the same run (how long
+    it runs and how often it saves or evaluates are not part of the hash: see NOT_IN_FINGERPRINT)."""
 
     # --- Cluster (None: from the model's preset) --------------------------------------------------
     gpu_type: str | None = None
@@ -588,8 +589,14 @@ def _default_name(config: SlimeConfig, model: ModelConfig, dataset: DatasetConfi
     return f"{model.short_name.lower().replace('.', '-')}-{data}-{layout.num_nodes}n-{mode}-{digest}"
 
 
-NOT_IN_FINGERPRINT = ("name", "keep_checkpoints")
-"""Fields that do not change what a run computes, so they do not change its derived name."""
+NOT_IN_FINGERPRINT = ("name", "num_rollout", "save_interval", "eval_interval", "keep_checkpoints")
+"""Fields that say how long a run goes on and how often it saves, evaluates or prunes its saves,
+not what each of its rollouts computes: they are not part of its identity (the derived name, so
+the checkpoint volume on Modal and the run folder locally; and a local checkpoint's fingerprint).
+Two configs that differ only here are *the same run*: launching it again with more rollouts (or
+another save interval) continues from its latest save, on Modal with Megatron's scheduler override
+(gym.launch.pipeline.attempt_argv), locally with `run_local(..., resume=True)`. (slime logs every
+rollout; there is no logging interval.)"""
 
 
 def fingerprint(config: SlimeConfig) -> dict[str, Any]:

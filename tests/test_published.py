@@ -1,0 +1,12 @@
+"""gym.published: the measurements the lessons show beside the model's hours and dollars."""
+
+from gym.published import STEP_TIMES, beside_markdown
+
+
+def test_each_measurement_is_shown_with_its_source_and_the_models_estimate():
+    text = beside_markdown()
+    for p in STEP_TIMES:
+        assert p.source in text and f"**{p.seconds:g} s**" in text
+        ratio = p.estimate().step_seconds / p.seconds
+        assert 0.5 <= ratio <= 2, (p.source, ratio)  # issue 10's goal for every step time: within 2x
+    assert STEP_TIMES[0].slime_config().resolve().model.short_name == "Qwen3-4B"  # the lessons' model first
