@@ -334,9 +334,14 @@ def test_kl_coef_under_grpo_has_no_effect(tiny, tmp_path, capsys):
     assert shaped.metric("train/loss") == pytest.approx(plain.metric("train/loss"))
 
 
-def test_group_of_one_message_says_nan(tiny, tmp_path):
-    with pytest.raises(ConfigError, match="NaN"):
+def test_group_of_one_message_says_advantages_are_zero(tiny, tmp_path):
+    with pytest.raises(ConfigError, match="every advantage is 0"):
         run(tiny(n_samples_per_prompt=1, global_batch_size=4), tmp_path)
+
+
+def test_group_of_one_gives_zero_advantages_as_slime():
+    """slime switches the std normalisation off at n=1: (r − r) = 0, not 0/0 = NaN."""
+    assert grpo.post_process_rewards(torch.tensor([1.0, 0.0, 3.0]), 1).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_eval_runs_before_training_on_every_prompt_with_eval_length(recorder, tiny, tmp_path):

@@ -189,7 +189,8 @@ def post_process_rewards(rewards: torch.Tensor, n: int, estimator: str = "grpo",
     """slime's RolloutManager._post_process_rewards: the per-sample value training starts from.
 
     grpo, gspo, cispo: (reward − group mean) / (group std + 1e-6), the std with Bessel's correction,
-    so a group of one sample gives NaN, as on slime; reinforce_plus_plus_baseline: reward − group
+    except for groups of one: slime turns the std normalisation off when n_samples_per_prompt == 1
+    (slime/utils/arguments.py), so every advantage is 0; reinforce_plus_plus_baseline: reward − group
     mean; reinforce_plus_plus: the raw reward. `std_normalization=False`
     (--disable-grpo-std-normalization) skips the division, `rewards_normalization=False`
     (--disable-rewards-normalization) the whole step."""
@@ -198,7 +199,7 @@ def post_process_rewards(rewards: torch.Tensor, n: int, estimator: str = "grpo",
         return rewards.clone()
     grouped = rewards.view(-1, n)
     centered = grouped - grouped.mean(dim=1, keepdim=True)
-    if estimator in GROUP_NORMALISED and std_normalization:
+    if estimator in GROUP_NORMALISED and std_normalization and n > 1:
         centered = centered / (centered.std(dim=1, keepdim=True) + 1e-6)
     return centered.reshape(-1)
 
