@@ -183,8 +183,8 @@ def test_release_frees_only_ones_own_lease():
 def test_status_of_a_silent_run_is_lost():
     record = {"name": "r", "phase": "training", "heartbeat": 0.0, "spent_usd": 12.5, "max_usd": 50.0,
               "attempt": 2, "checkpoint": 40, "dashboard_url": "https://modal.com/id/ap-1"}
-    alive = runs.status_from_record(record, now=60.0, ray_url="https://ray.example")
-    assert alive.phase == "training" and not alive.done and "Ray dashboard: https://ray.example" in str(alive)
+    alive = runs.status_from_record(record, now=60.0)
+    assert alive.phase == "training" and not alive.done and "Ray dashboard" not in str(alive)
     assert "spent ~$12.50 of $50.00; attempt 2; checkpoint 40" in str(alive)
     lost = runs.status_from_record(record, now=runs.LEASE_TTL_S + 1)
     assert lost.phase == "lost" and lost.done and "relaunch to resume" in lost.detail
@@ -874,3 +874,150 @@ def test_a_complete_save_whose_marker_is_late_is_resumed_not_deleted(tmp_path):
     point = checkpoints.prepare_resume(tmp_path, data_state=True)
     assert point.iteration == 20 and "not marked" in str(point) and point.changed
     assert checkpoints.latest_iteration(tmp_path) == 20 and checkpoints.saved_iterations(tmp_path) == [10, 20]
+
+
+# ---- issue 16: the end of the job, spend, no public door, Ray auth, the smoke checklist ---------------
+
+def test_time_queued_for_gpus_is_not_spent(tmp_path):
+    """Modal bills a container from its start, not from the spawn: ten minutes in which no
+    container of the attempt reported its start cost only the pipeline's CPU (defect 7)."""
+    from gym.launch.pipeline import run_pipeline
+
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services, usd_per_hour=36.0)
+    (tmp_path / "ckpt").mkdir()
+    services.calls["fc-train-0"] = _Call("fc-train-0", ["ok"])
+    state = {"data_ready": True, "stage": 0, "attempts": 1, "checkpoint_before": None, "attempt_id": "a1",
+             "attempt_live": True, "train_call_id": "fc-train-0", "spent_usd": 10.0, "spent_at": time.time() - 600}
+    result = run_pipeline(spec, {}, state, services)
+    assert result["spent_usd"] == pytest.approx(10.0, abs=0.01)  # the cluster never started: not billed
+
+
+def test_cluster_share_counts_each_container_from_its_own_start():
+    from gym.launch.pipeline import cluster_share
+
+    assert cluster_share([], 2, since=0.0, now=100.0) == 0.0  # queued
+    assert cluster_share([0.0, 50.0], 2, since=0.0, now=100.0) == pytest.approx(0.75)  # one container started late
+    assert cluster_share([-10.0, -10.0], 2, since=0.0, now=100.0) == pytest.approx(1.0)
+
+
+def test_the_ray_dashboard_is_not_published():
+    """Its job API runs any code inside a container that holds the HF and W&B secrets (defect 9)."""
+    import inspect
+
+    from gym.launch import cluster
+    from gym.launch.cluster import ModalHost, Node, ray_start_command
+
+    head = ray_start_command(Node(0, "10.0.0.1", "10.0.0.1", 2), gpus=8, cpus=8, host=ModalHost())
+    assert "--dashboard-host=127.0.0.1" in head and not any("0.0.0.0" in a for a in head)
+    assert not hasattr(ModalHost, "dashboard_tunnel") and "modal.forward" not in inspect.getsource(cluster)
+    assert "ray_dashboard_url" not in runs.RunStatus.__dataclass_fields__
+
+
+def test_ray_starts_and_the_job_runs_with_token_auth_disabled(monkeypatch):
+    """A newer Ray switches token auth on by default when a token file exists; the image's Ray must
+    not, or the workers and the job cannot join (defect 10)."""
+    from gym.launch.cluster import describe_env, job_env, ray_env, set_host_ip
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # whatever the image says
+    assert ray_env()["RAY_AUTH_MODE"] == "disabled"
+    spec = {"env": {"PYTHONUNBUFFERED": "1"}, "required_env": []}
+    assert job_env(spec, "10.0.0.1")["RAY_AUTH_MODE"] == "disabled"
+    set_host_ip("10.0.0.2")
+    import os
+
+    assert os.environ["RAY_AUTH_MODE"] == "disabled"  # this process's ray.init and job client agree
+    assert "RAY_AUTH_MODE=disabled" in describe_env(job_env(spec, "10.0.0.1"), [])
+
+
+class _Host:
+    """A container's Modal side as plain answers (the real one is cluster.ModalHost)."""
+
+    end_check_s = 0.0
+
+    def __init__(self, head_up=True):
+        self.head_up, self.commits = head_up, 0
+
+    def head_alive(self, node):
+        return self.head_up
+
+    def commit(self, volume_name):
+        self.commits += 1
+
+
+def test_a_worker_commits_and_acknowledges_when_the_job_ends_or_the_head_is_gone():
+    """Workers used to sleep until Modal's 24 h limit and never commit (defects 1, 2)."""
+    from gym.launch.cluster import Node, commit_and_acknowledge, end_key, rank_key, wait_for_end
+
+    spec = {"name": "r", "attempt": {"id": "h-1"}, "volumes": {"checkpoints": "r-checkpoints"}}
+    store = {end_key("r", "h-1"): {"status": "SUCCEEDED"}}
+    node = Node(1, "10.0.0.2", "10.0.0.1", 2)
+    assert wait_for_end(_Host(), spec, store, node) == "the job ended (SUCCEEDED)"
+    assert wait_for_end(_Host(head_up=False), spec, {}, node) == "the Ray head is gone"
+    host = _Host()
+    assert commit_and_acknowledge(host, spec, store, node, "the job ended", started=1.0)
+    assert host.commits == 1 and store[rank_key("r", "h-1", 1)]["committed"] >= 1.0
+
+
+def test_unproven_saves_are_kept_not_deleted(tmp_path):
+    """A container that never acknowledged its commit may still write to a save: the resume moves
+    the marker back but deletes nothing newer, and pruning leaves incomplete saves alone."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    _save(tmp_path, 10)
+    _save(tmp_path, 20)
+    late = _save(tmp_path, 30)
+    next(p for p in late.iterdir() if p.suffix == ".distcp").unlink()
+    point = checkpoints.prepare_resume(tmp_path, delete_unfinished=False)
+    assert point.iteration == 20 and point.kept == (30,) and point.removed == ()
+    assert "kept iter_0000030: not proven abandoned" in str(point)
+    assert checkpoints.saved_iterations(tmp_path) == [10, 20, 30]
+    old = _save(tmp_path, 5)
+    (old / "common.pt").unlink()
+    (tmp_path / checkpoints.TRACKER).write_text("20")
+    assert checkpoints.prune(tmp_path, keep=1, settled=False) == [10]  # the incomplete 5 may still be arriving
+    assert 5 in checkpoints.saved_iterations(tmp_path)
+
+
+def test_the_smoke_checklist_marks_each_item_from_its_evidence():
+    from gym.launch.smoke import CHECKLIST, format_checklist, smoke_checklist
+
+    empty = smoke_checklist({})
+    assert [c["status"] for c in empty] == ["not reached"] * len(CHECKLIST)
+    items = smoke_checklist({"save": {"ok": True, "fact": "checkpoint iter_0000001 complete on the volume"},
+                             "ray": {"ok": False, "fact": "[gym] all 2 nodes joined (RAY_AUTH_MODE=unset)"}})
+    by_item = {c["item"]: c for c in items}
+    assert by_item["save complete on the volume"]["status"] == "confirmed"
+    assert by_item["Ray joined without auth"]["status"] == "failed"
+    text = format_checklist(items)
+    assert text.startswith("smoke checklist:") and "checkpoint iter_0000001 complete on the volume" in text
+    status = runs.status_from_record({"name": "r", "phase": "succeeded", "heartbeat": 0.0, "checklist": items},
+                                     now=1.0)
+    assert "smoke checklist:" in str(status) and "[     failed] Ray joined without auth" in str(status)
+
+
+def test_the_handover_time_is_the_specs(tmp_path):
+    """The handover (a fresh pipeline call before the 24 h limit) is rehearsed with a short time."""
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    spec["handover_after_s"] = 1e-9
+    (tmp_path / "ckpt").mkdir()
+    handed = []
+
+    class Pipeline:
+        def spawn(self, *args):
+            handed.append(args)
+            return _Call("fc-pipeline-next", [])
+
+    services.functions = {"train": _Function("train", services, [[TimeoutError(), "ok"]]), "pipeline": Pipeline()}
+    result = run_pipeline(spec, {}, {"data_ready": True}, services)
+    assert result["phase"] == "handed over" and len(handed) == 1
+    (call,) = services.calls.values()
+    assert not call.cancelled  # the successor watches it
+    assert handed[0][2]["train_call_id"] == call.object_id and handed[0][2]["handovers"] == 1

@@ -254,8 +254,9 @@ def run_pipeline(spec: dict, fn_ids: dict, state: dict | None, services) -> dict
         if update(registry, name, holder, spent_usd=round(spend.usd, 4), checklist=smoke_checklist(evidence),
                   **fields) is None:
             raise LeaseLost(f"[gym] run {name} was taken over by another launch; this pipeline stops")
-        print(f"[gym] {name}: {fields.get('phase', '')} {fields.get('detail', '')} (~${spend.usd:,.2f} spent)",
-              flush=True)
+        if fields:
+            print(f"[gym] {name}: {fields.get('phase', '')} {fields.get('detail', '')} (~${spend.usd:,.2f} spent)",
+                  flush=True)
 
     def finish(phase: str, detail: str, **fields) -> dict:
         calls = state.get("calls_watched", [])
