@@ -30,12 +30,14 @@ def test_megatrons_rank_0_on_container_1_loses_no_save_and_every_container_stops
     metadata.json and the marker) on container 1, which used to never commit: the resumed stage
     found no save (or an older one). Now every container commits and acknowledges, the pipeline
     waits for all of them, then ends every call. With a dropped log stream on top."""
-    out = _rehearse(tmp_path, "--nodes", "2", "--metadata-node", "1", "--drop-log-stream")
+    out = _rehearse(tmp_path, "--nodes", "2", "--metadata-node", "1", "--drop-log-stream", "--verbose")
     assert "job SUCCEEDED" in out
     assert "checkpoint iter_0000001 complete on the volume" in out  # stage 1's save, with container 1's files
     assert "checkpoint iter_0000002 complete on the volume" in out  # the resumed stage's new save
     assert "attempt 1: all 2 containers stopped" in out and "attempt 2: all 2 containers stopped" in out
-    assert "the log stream dropped" in out
+    assert "the log stream dropped" in out  # the fallback ran (rank 0's output, --verbose) ...
+    assert "successfully saved checkpoint from iteration       2" in out  # ... and printed the logs after it
+    assert '"SLIME_HOST_IP": "127.0.0.1"' in out and '"RAY_AUTH_MODE": "disabled"' in out
     checklist = out[out.index("smoke checklist:"):]
     assert checklist.count("[  confirmed]") == 7, checklist  # the rehearsal fills every item
 

@@ -16,7 +16,9 @@ checked against its own `.metadata` (every shard present and long enough: a back
 can catch a shard half written) and for slime's data state; for an incomplete one the marker is
 moved back to the newest complete save (or removed: the run restarts from `ref_load`); a complete
 save newer than the marker (the marker was late) is resumed from. Save folders newer than the
-resume point are deleted then (this runs only while no attempt trains):
+resume point are deleted then (this runs only while no attempt trains, and only once every
+container of the last attempt acknowledged its commit: a save that could still be arriving is
+kept, `delete_unfinished=False`):
 Megatron writes into an existing folder with only a warning ("Overwriting old incomplete /
 corrupted checkpoint", dist_checkpointing/serialization.py `save`), so shards left from the
 failed save would otherwise sit next to the new save's under the same names, and a later

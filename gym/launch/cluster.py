@@ -168,13 +168,9 @@ class ModalHost:
 
     def pipeline_alive(self, spec: dict) -> bool:
         """Whether the run's pipeline still holds the lease, heartbeats and wants the job to go on."""
-        registry, lease = spec.get("registry"), spec.get("lease")
-        store = self.store(spec) if spec.get("attempt") else None
-        if store is None and registry and lease:
-            import modal
-
-            store = modal.Dict.from_name(registry["dict"])
-        if store is None or not lease:
+        lease = spec.get("lease")
+        store = self.store(spec)
+        if store is None or not lease:  # not started by a pipeline: nothing to watch
             return True
         if spec.get("attempt") and store.get(stop_key(spec["name"], spec["attempt"]["id"])) is not None:
             return False
