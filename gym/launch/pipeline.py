@@ -30,8 +30,8 @@ The pipeline then
    started, it hands over to a fresh `pipeline` call with its state (and the wall-clock time of
    its last look, so the successor also counts the minutes in between), so attempts chain for as
    long as the run and its budget need. The successor is spawned through `Function.from_id` of
-   this app's `pipeline`: the run's app is deployed (launcher.py), so it does not depend on what a
-   detached `app.run` keeps alive.
+   this app's `pipeline`; with the run's app deployed (launcher.py) rather than run detached,
+   this does not depend on what a detached `app.run` keeps alive (modal's cli/run.py warning).
 
 For the smoke run, it collects the evidence of what only a real run can show (`smoke.CHECKLIST`:
 launch accepted, pipeline alive across its calls, GPU request accepted, save complete, the
@@ -62,7 +62,8 @@ POLL_S = HEARTBEAT_S
 PIPELINE_TIMEOUT_S = 24 * 3600
 """Modal's longest function timeout, for the pipeline itself."""
 HANDOVER_AFTER_S = PIPELINE_TIMEOUT_S - 30 * 60
-"""The pipeline passes its state to a fresh call this long after it started."""
+"""The pipeline passes its state to a fresh call this long after it started (`spec["handover_after_s"]`
+overrides it: the rehearsal hands over after seconds)."""
 MAX_ATTEMPTS = 100
 """A backstop: attempts only continue after progress, and the budget stops them anyway."""
 SETTLE_MARGIN_S = 5 * 60
