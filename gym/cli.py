@@ -147,12 +147,13 @@ def _launch(config, max_usd, stages=None, follow: bool = False) -> int:
 
     run = launch(config, max_usd=max_usd, stages=stages)
     print(run)
-    return follow_run(run) if follow else 0
+    return follow_run(run, checklist=stages is not None) if follow else 0
 
 
-def follow_run(run) -> int:
+def follow_run(run, checklist: bool = False) -> int:
     """Watch a launched run to its end. Exit status 0 only if it succeeded: a run stopped at its
-    budget, cancelled, failed or lost proved nothing (the smoke run is followed this way)."""
+    budget, cancelled, failed or lost proved nothing (the smoke run is followed this way, and ends
+    with its smoke checklist: `checklist`)."""
     try:
         status = run.wait()
     except KeyboardInterrupt:
@@ -160,12 +161,29 @@ def follow_run(run) -> int:
         return 0
     except RuntimeError as err:
         print(err, file=sys.stderr)
+        if checklist:
+            _print_checklist(run)
         return 1
+    if checklist:
+        _print_checklist(run, status)
     if status.phase != "succeeded":
         print(f"run {run.name} ended {status.phase}" + (f": {status.detail}" if status.detail else ""),
               file=sys.stderr)
         return 1
     return 0
+
+
+def _print_checklist(run, status=None) -> None:
+    """The smoke checklist the pipeline kept in the run's record (smoke.CHECKLIST)."""
+    from gym.launch.smoke import format_checklist, smoke_checklist
+
+    try:
+        status = status or run.status()
+    except Exception as err:  # the run's record could not be read: say so, with every item unsettled
+        print(f"(the run's record could not be read: {type(err).__name__}: {err})")
+        print(format_checklist(smoke_checklist({})))
+        return
+    print(format_checklist(list(status.checklist) or smoke_checklist({})))
 
 
 def cmd_smoke(args) -> int:

@@ -183,8 +183,8 @@ def test_release_frees_only_ones_own_lease():
 def test_status_of_a_silent_run_is_lost():
     record = {"name": "r", "phase": "training", "heartbeat": 0.0, "spent_usd": 12.5, "max_usd": 50.0,
               "attempt": 2, "checkpoint": 40, "dashboard_url": "https://modal.com/id/ap-1"}
-    alive = runs.status_from_record(record, now=60.0, ray_url="https://ray.example")
-    assert alive.phase == "training" and not alive.done and "Ray dashboard: https://ray.example" in str(alive)
+    alive = runs.status_from_record(record, now=60.0)
+    assert alive.phase == "training" and not alive.done and "Ray dashboard" not in str(alive)
     assert "spent ~$12.50 of $50.00; attempt 2; checkpoint 40" in str(alive)
     lost = runs.status_from_record(record, now=runs.LEASE_TTL_S + 1)
     assert lost.phase == "lost" and lost.done and "relaunch to resume" in lost.detail
@@ -497,9 +497,15 @@ class _Registry(dict):
         super().__init__()
         self.writes = []
 
+    on_write = None
+    """Called after each write of a run's record (tests make containers act meanwhile)."""
+
     def __setitem__(self, key, value):
-        self.writes.append(dict(value) if isinstance(value, dict) else value)
         super().__setitem__(key, value)
+        if "#" not in key:  # the run's record (not an attempt's entries, cluster.rank_key and co.)
+            self.writes.append(dict(value) if isinstance(value, dict) else value)
+            if self.on_write:
+                self.on_write(value)
 
 
 class _Volume:
@@ -530,7 +536,7 @@ def _pipeline_spec(tmp_path, services, usd_per_hour=36.0, max_usd=100.0):
     resolved = smoke_config().resolve()
     spec = run_spec(resolved, plan_shipment(resolved.dataset, None), (2,))
     lease = runs.acquire(services.registry, spec["name"], {"phase": "launching", "max_usd": max_usd})
-    spec.update(lease={"holder": lease["holder"]}, checkpoint_dir=str(tmp_path / "ckpt"),
+    spec.update(lease={"holder": lease["holder"]}, checkpoint_dir=str(tmp_path / "ckpt"), ack_wait_s=0.0,
                 budget={"max_usd": max_usd, "bound_usd": 5.0, "usd_per_hour": usd_per_hour, "cpu_usd_per_hour": 0.0})
     return spec
 
@@ -576,7 +582,7 @@ def test_a_lost_connection_to_the_attempt_leaves_no_cluster_running(tmp_path):
 def test_an_error_in_the_pipeline_stops_the_attempt_it_started(tmp_path):
     from gym.launch.pipeline import run_pipeline
 
-    services = _Services(volume=_Volume(fail_on_reload=2))  # the first look at a running attempt fails
+    services = _Services(volume=_Volume(fail_on_reload=3))  # the first look at a running attempt fails (after 2 before the spawn)
     spec = _pipeline_spec(tmp_path, services)
     services.functions = {"train": _Function("train", services, [[TimeoutError()]])}
     with pytest.raises(RuntimeError, match="volume reload failed"):
@@ -597,8 +603,12 @@ def test_a_handed_over_pipeline_counts_the_time_since_its_predecessors_last_look
     (tmp_path / "ckpt").mkdir()
     _save(tmp_path / "ckpt", 1)
     services.calls["fc-train-0"] = _Call("fc-train-0", ["ok"])
-    state = {"data_ready": True, "stage": 0, "attempts": 1, "checkpoint_before": None,
-             "train_call_id": "fc-train-0", "spent_usd": 10.0, "spent_at": time.time() - 600}
+    from gym.launch.cluster import rank_key
+
+    services.registry[rank_key(spec["name"], "a1", 0)] = {"rank": 0, "started": time.time() - 3600,
+                                                           "committed": time.time()}
+    state = {"data_ready": True, "stage": 0, "attempts": 1, "checkpoint_before": None, "attempt_id": "a1",
+             "attempt_live": True, "train_call_id": "fc-train-0", "spent_usd": 10.0, "spent_at": time.time() - 600}
     result = run_pipeline(spec, {}, state, services)
     assert result["phase"] == "succeeded"
     assert result["spent_usd"] == pytest.approx(10.0 + 36.0 * 600 / 3600, abs=0.05)  # + 10 min of the cluster
@@ -690,44 +700,85 @@ def _slime_like_attempt(ckpt, argv):
         _save(ckpt, it)
 
 
-def test_a_multi_node_save_whose_shards_commit_late_is_waited_for_not_discarded(tmp_path, monkeypatch):
-    """Worker nodes commit their shards when their containers shut down, which for a big save
-    takes minutes: the pipeline waits for the newest save to be complete before it resumes, rather
-    than reading it after a fixed pause, finding it incomplete and falling back a whole save."""
+def _containers_report(services, spec, attempt_spec, committed=(0, 1), saved=(), started_ago=0.0):
+    """What the attempt's containers write to the run's Dict (cluster.run_cluster): a start entry per
+    rank, the end entry of rank 0, and the commit acknowledgement of the ranks in `committed`."""
+    from gym.launch.cluster import end_key, rank_key
+
+    aid, now = attempt_spec["attempt"]["id"], time.time()
+    for rank in range(spec["num_nodes"]):
+        entry = {"rank": rank, "started": now - started_ago}
+        if rank in committed:
+            entry["committed"] = now
+        services.registry[rank_key(spec["name"], aid, rank)] = entry
+    services.registry[end_key(spec["name"], aid)] = {"status": "SUCCEEDED", "saved": list(saved),
+                                                      "joined_line": "[gym] all 2 nodes joined the Ray cluster "
+                                                                     "(RAY_AUTH_MODE=disabled)",
+                                                      "override_line": " > overriding learning rate value to 1e-06"}
+
+
+def test_a_save_whose_megatron_rank_0_is_on_another_container_is_waited_for_not_deleted(tmp_path, monkeypatch):
+    """Megatron's rank 0 (the writer of .metadata, common.pt, metadata.json and the marker) is on
+    container 1, which commits only when the job ends: the pipeline must wait for every container's
+    acknowledgement before it judges the save, not find no marker, resume from the save before
+    and delete the newest one (issue 16, defect 1). Then it ends the call, a successful one too (defect 2)."""
+    import shutil
     import warnings
 
     from gym.launch import pipeline
+    from gym.launch.cluster import rank_key
     from gym.launch.pipeline import run_pipeline
 
     warnings.simplefilter("ignore", UserWarning)
     monkeypatch.setattr(pipeline, "COMMIT_POLL_S", 0.0)
-    ckpt = tmp_path / "ckpt"
+    ckpt, held = tmp_path / "ckpt", tmp_path / "container1-uncommitted"
     ckpt.mkdir()
     late = {}
 
-    class SlowCommits(_Volume):
-        def reload(self):
-            super().reload()
-            if late and self.reloads >= late["arrives_at_reload"]:
-                late["path"].write_bytes(late["data"])  # the worker's shard lands
-                late.clear()
+    def container_1_commits(record):
+        late["looks"] = late.get("looks", 0) + 1
+        if "key" not in late or late["looks"] < 3:
+            return
+        for path in held.rglob("*"):  # container 1 commits, then acknowledges
+            if path.is_file():
+                target = ckpt / path.relative_to(held)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(path, target)
+        services.registry[late["key"]] = {**services.registry[late["key"]], "committed": time.time()}
+        late.clear()
 
     def train(attempt_spec):
+        before = checkpoints.latest_iteration(ckpt)
         _slime_like_attempt(ckpt, attempt_spec["argv"])
-        if not late and checkpoints.latest_iteration(ckpt) == 1:  # stage 1's last save: a worker's shard is late
-            shard = next(p for p in checkpoints.iter_dir(ckpt, 1).iterdir() if p.suffix == ".distcp")
-            late.update(path=shard, data=shard.read_bytes(), arrives_at_reload=services.volume.reloads + 6)
-            shard.unlink()
+        stage_1 = before is None
+        saved = list(range(0 if before is None else before + 1, checkpoints.latest_iteration(ckpt) + 1))
+        _containers_report(services, spec, attempt_spec, committed=(0,) if stage_1 else (0, 1), saved=saved)
+        if stage_1:  # container 1's writes to the last save are not on the volume until it commits
+            folder = checkpoints.iter_dir(ckpt, 1)
+            for name in (".metadata", "common.pt", "metadata.json"):
+                (held / folder.name).mkdir(parents=True, exist_ok=True)
+                shutil.move(folder / name, held / folder.name / name)
+            shutil.move(ckpt / checkpoints.TRACKER, held / checkpoints.TRACKER)
+            late.update(key=rank_key(spec["name"], attempt_spec["attempt"]["id"], 1), looks=0)
 
-    services = _Services(volume=SlowCommits())
+    services = _Services()
+    services.registry.on_write = container_1_commits
     spec = _pipeline_spec(tmp_path, services)
-    spec.update(stages=list(SMOKE_STAGES), num_nodes=2)
+    spec.update(stages=list(SMOKE_STAGES), num_nodes=2, ack_wait_s=600.0)
     services.functions = {"train": _Function("train", services, [["ok"], ["ok"]], on_spawn=train)}
-    assert run_pipeline(spec, {}, {"data_ready": True}, services)["phase"] == "succeeded"
-    waits = [w["detail"] for w in services.registry.writes if w["detail"].startswith("waiting for checkpoint 1")]
-    assert waits and not late  # it waited, and the shard arrived
-    assert checkpoints.saved_iterations(ckpt)[-2:] == [1, 2]  # stage 2 resumed from the late save, not from 0
-
+    result = run_pipeline(spec, {}, {"data_ready": True}, services)
+    assert result["phase"] == "succeeded", result
+    waits = [w["detail"] for w in services.registry.writes if "waiting for 1 of 2 containers" in w["detail"]]
+    assert waits and "key" not in late  # it waited, and container 1's writes arrived
+    spawned = [w for w in services.registry.writes if w.get("detail", "").startswith("stage 2/2, attempt 2")]
+    assert spawned and spawned[0]["checkpoint"] == 1  # stage 2 resumed from the save container 1 finished
+    assert checkpoints.saved_iterations(ckpt)[-2:] == [1, 2]
+    assert all(call.cancelled for call in services.calls.values())  # both calls ended, the successful ones too
+    items = {c["item"]: c for c in services.registry[spec["name"]]["checklist"]}
+    assert items["save complete on the volume"]["status"] == "confirmed"
+    assert "checkpoint iter_0000002 complete on the volume" in items["save complete on the volume"]["evidence"]
+    assert items["every container stopped after cancel or at the end"]["status"] == "confirmed"
+    assert items["Ray joined without auth"]["status"] == "confirmed"
 
 # ---- 6. the training containers watch their pipeline --------------------------------------------------
 
@@ -823,3 +874,150 @@ def test_a_complete_save_whose_marker_is_late_is_resumed_not_deleted(tmp_path):
     point = checkpoints.prepare_resume(tmp_path, data_state=True)
     assert point.iteration == 20 and "not marked" in str(point) and point.changed
     assert checkpoints.latest_iteration(tmp_path) == 20 and checkpoints.saved_iterations(tmp_path) == [10, 20]
+
+
+# ---- issue 16: the end of the job, spend, no public door, Ray auth, the smoke checklist ---------------
+
+def test_time_queued_for_gpus_is_not_spent(tmp_path):
+    """Modal bills a container from its start, not from the spawn: ten minutes in which no
+    container of the attempt reported its start cost only the pipeline's CPU (defect 7)."""
+    from gym.launch.pipeline import run_pipeline
+
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services, usd_per_hour=36.0)
+    (tmp_path / "ckpt").mkdir()
+    services.calls["fc-train-0"] = _Call("fc-train-0", ["ok"])
+    state = {"data_ready": True, "stage": 0, "attempts": 1, "checkpoint_before": None, "attempt_id": "a1",
+             "attempt_live": True, "train_call_id": "fc-train-0", "spent_usd": 10.0, "spent_at": time.time() - 600}
+    result = run_pipeline(spec, {}, state, services)
+    assert result["spent_usd"] == pytest.approx(10.0, abs=0.01)  # the cluster never started: not billed
+
+
+def test_cluster_share_counts_each_container_from_its_own_start():
+    from gym.launch.pipeline import cluster_share
+
+    assert cluster_share([], 2, since=0.0, now=100.0) == 0.0  # queued
+    assert cluster_share([0.0, 50.0], 2, since=0.0, now=100.0) == pytest.approx(0.75)  # one container started late
+    assert cluster_share([-10.0, -10.0], 2, since=0.0, now=100.0) == pytest.approx(1.0)
+
+
+def test_the_ray_dashboard_is_not_published():
+    """Its job API runs any code inside a container that holds the HF and W&B secrets (defect 9)."""
+    import inspect
+
+    from gym.launch import cluster
+    from gym.launch.cluster import ModalHost, Node, ray_start_command
+
+    head = ray_start_command(Node(0, "10.0.0.1", "10.0.0.1", 2), gpus=8, cpus=8, host=ModalHost())
+    assert "--dashboard-host=127.0.0.1" in head and not any("0.0.0.0" in a for a in head)
+    assert not hasattr(ModalHost, "dashboard_tunnel") and "modal.forward" not in inspect.getsource(cluster)
+    assert "ray_dashboard_url" not in runs.RunStatus.__dataclass_fields__
+
+
+def test_ray_starts_and_the_job_runs_with_token_auth_disabled(monkeypatch):
+    """A newer Ray switches token auth on by default when a token file exists; the image's Ray must
+    not, or the workers and the job cannot join (defect 10)."""
+    from gym.launch.cluster import describe_env, job_env, ray_env, set_host_ip
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # whatever the image says
+    assert ray_env()["RAY_AUTH_MODE"] == "disabled"
+    spec = {"env": {"PYTHONUNBUFFERED": "1"}, "required_env": []}
+    assert job_env(spec, "10.0.0.1")["RAY_AUTH_MODE"] == "disabled"
+    set_host_ip("10.0.0.2")
+    import os
+
+    assert os.environ["RAY_AUTH_MODE"] == "disabled"  # this process's ray.init and job client agree
+    assert "RAY_AUTH_MODE=disabled" in describe_env(job_env(spec, "10.0.0.1"), [])
+
+
+class _Host:
+    """A container's Modal side as plain answers (the real one is cluster.ModalHost)."""
+
+    end_check_s = 0.0
+
+    def __init__(self, head_up=True):
+        self.head_up, self.commits = head_up, 0
+
+    def head_alive(self, node):
+        return self.head_up
+
+    def commit(self, volume_name):
+        self.commits += 1
+
+
+def test_a_worker_commits_and_acknowledges_when_the_job_ends_or_the_head_is_gone():
+    """Workers used to sleep until Modal's 24 h limit and never commit (defects 1, 2)."""
+    from gym.launch.cluster import Node, commit_and_acknowledge, end_key, rank_key, wait_for_end
+
+    spec = {"name": "r", "attempt": {"id": "h-1"}, "volumes": {"checkpoints": "r-checkpoints"}}
+    store = {end_key("r", "h-1"): {"status": "SUCCEEDED"}}
+    node = Node(1, "10.0.0.2", "10.0.0.1", 2)
+    assert wait_for_end(_Host(), spec, store, node) == "the job ended (SUCCEEDED)"
+    assert wait_for_end(_Host(head_up=False), spec, {}, node) == "the Ray head is gone"
+    host = _Host()
+    assert commit_and_acknowledge(host, spec, store, node, "the job ended", started=1.0)
+    assert host.commits == 1 and store[rank_key("r", "h-1", 1)]["committed"] >= 1.0
+
+
+def test_unproven_saves_are_kept_not_deleted(tmp_path):
+    """A container that never acknowledged its commit may still write to a save: the resume moves
+    the marker back but deletes nothing newer, and pruning leaves incomplete saves alone."""
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)
+    _save(tmp_path, 10)
+    _save(tmp_path, 20)
+    late = _save(tmp_path, 30)
+    next(p for p in late.iterdir() if p.suffix == ".distcp").unlink()
+    point = checkpoints.prepare_resume(tmp_path, delete_unfinished=False)
+    assert point.iteration == 20 and point.kept == (30,) and point.removed == ()
+    assert "kept iter_0000030: not proven abandoned" in str(point)
+    assert checkpoints.saved_iterations(tmp_path) == [10, 20, 30]
+    old = _save(tmp_path, 5)
+    (old / "common.pt").unlink()
+    (tmp_path / checkpoints.TRACKER).write_text("20")
+    assert checkpoints.prune(tmp_path, keep=1, settled=False) == [10]  # the incomplete 5 may still be arriving
+    assert 5 in checkpoints.saved_iterations(tmp_path)
+
+
+def test_the_smoke_checklist_marks_each_item_from_its_evidence():
+    from gym.launch.smoke import CHECKLIST, format_checklist, smoke_checklist
+
+    empty = smoke_checklist({})
+    assert [c["status"] for c in empty] == ["not reached"] * len(CHECKLIST)
+    items = smoke_checklist({"save": {"ok": True, "fact": "checkpoint iter_0000001 complete on the volume"},
+                             "ray": {"ok": False, "fact": "[gym] all 2 nodes joined (RAY_AUTH_MODE=unset)"}})
+    by_item = {c["item"]: c for c in items}
+    assert by_item["save complete on the volume"]["status"] == "confirmed"
+    assert by_item["Ray joined without auth"]["status"] == "failed"
+    text = format_checklist(items)
+    assert text.startswith("smoke checklist:") and "checkpoint iter_0000001 complete on the volume" in text
+    status = runs.status_from_record({"name": "r", "phase": "succeeded", "heartbeat": 0.0, "checklist": items},
+                                     now=1.0)
+    assert "smoke checklist:" in str(status) and "[     failed] Ray joined without auth" in str(status)
+
+
+def test_the_handover_time_is_the_specs(tmp_path):
+    """The handover (a fresh pipeline call before the 24 h limit) is rehearsed with a short time."""
+    import warnings
+
+    from gym.launch.pipeline import run_pipeline
+
+    warnings.simplefilter("ignore", UserWarning)
+    services = _Services()
+    spec = _pipeline_spec(tmp_path, services)
+    spec["handover_after_s"] = 1e-9
+    (tmp_path / "ckpt").mkdir()
+    handed = []
+
+    class Pipeline:
+        def spawn(self, *args):
+            handed.append(args)
+            return _Call("fc-pipeline-next", [])
+
+    services.functions = {"train": _Function("train", services, [[TimeoutError(), "ok"]]), "pipeline": Pipeline()}
+    result = run_pipeline(spec, {}, {"data_ready": True}, services)
+    assert result["phase"] == "handed over" and len(handed) == 1
+    (call,) = services.calls.values()
+    assert not call.cancelled  # the successor watches it
+    assert handed[0][2]["train_call_id"] == call.object_id and handed[0][2]["handovers"] == 1

@@ -16,7 +16,9 @@ checked against its own `.metadata` (every shard present and long enough: a back
 can catch a shard half written) and for slime's data state; for an incomplete one the marker is
 moved back to the newest complete save (or removed: the run restarts from `ref_load`); a complete
 save newer than the marker (the marker was late) is resumed from. Save folders newer than the
-resume point are deleted then (this runs only while no attempt trains):
+resume point are deleted then (this runs only while no attempt trains, and only once every
+container of the last attempt acknowledged its commit: a save that could still be arriving is
+kept, `delete_unfinished=False`):
 Megatron writes into an existing folder with only a warning ("Overwriting old incomplete /
 corrupted checkpoint", dist_checkpointing/serialization.py `save`), so shards left from the
 failed save would otherwise sit next to the new save's under the same names, and a later
@@ -117,6 +119,8 @@ class ResumePoint:
     removed: tuple[int, ...] = ()
     """Save folders deleted because they are newer than the resume point (failed saves)."""
     note: str = ""
+    kept: tuple[int, ...] = ()
+    """Unfinished saves newer than the resume point that were kept: not proven abandoned."""
 
     @property
     def changed(self) -> bool:
@@ -128,7 +132,7 @@ class ResumePoint:
                              else "no checkpoint yet: starting from the initial weights")
 
 
-def prepare_resume(ckpt_dir: str | Path, data_state: bool = False) -> ResumePoint:
+def prepare_resume(ckpt_dir: str | Path, data_state: bool = False, delete_unfinished: bool = True) -> ResumePoint:
     """Make the marker point at the newest *complete* save and delete the save folders newer than
     it (leftovers of failed saves; see the module docstring). Call it only while no attempt is
     training. `data_state`: slime saves its dataset state with each checkpoint
@@ -137,7 +141,11 @@ def prepare_resume(ckpt_dir: str | Path, data_state: bool = False) -> ResumePoin
     The newest complete save may also be newer than the marker: Megatron writes the marker only
     after the save, and a container stopped in between (or whose last commit carried the save but
     not the marker) leaves a finished save unmarked; the marker is moved forward to it rather than
-    the save being lost."""
+    the save being lost.
+
+    `delete_unfinished=False`: the saves newer than the resume point are kept (`ResumePoint.kept`),
+    because one of them may still be arriving: a container of the last attempt never acknowledged
+    its commit (pipeline.py). Only the marker moves."""
     ckpt_dir = Path(ckpt_dir)
     marked = latest_iteration(ckpt_dir)
     skipped: list[int] = []
@@ -151,9 +159,21 @@ def prepare_resume(ckpt_dir: str | Path, data_state: bool = False) -> ResumePoin
         if marked is not None and it <= marked:  # newer than the marker: a save that never finished
             problems.append(f"iteration {it} lacks {', '.join(missing[:3])}{' …' if len(missing) > 3 else ''}")
             skipped.append(it)
-    removed = tuple(it for it in saved_iterations(ckpt_dir) if resume is None or it > resume)
+    newer = tuple(it for it in saved_iterations(ckpt_dir) if resume is None or it > resume)
+    removed, kept = (newer, ()) if delete_unfinished else ((), newer)
     for it in removed:
         shutil.rmtree(iter_dir(ckpt_dir, it), ignore_errors=True)
+    point = _resume_point(ckpt_dir, marked, resume, skipped, removed, problems)
+    if kept:
+        point = ResumePoint(point.iteration, point.skipped, (), (f"{point}; kept "
+                            f"{', '.join(iter_dir(ckpt_dir, it).name for it in kept)}: not proven abandoned "
+                            "(a container may still commit to it)"), kept)
+    return point
+
+
+def _resume_point(ckpt_dir: Path, marked: int | None, resume: int | None, skipped: list[int],
+                  removed: tuple[int, ...], problems: list[str]) -> ResumePoint:
+    """Move the marker to `resume` and describe what was repaired."""
     if resume is not None and resume != marked:
         (ckpt_dir / TRACKER).write_text(str(resume))
     if resume is not None and marked is not None and resume > marked:
@@ -172,10 +192,13 @@ def prepare_resume(ckpt_dir: str | Path, data_state: bool = False) -> ResumePoin
                        "starting from the initial weights")
 
 
-def prune(ckpt_dir: str | Path, keep: int, data_state: bool = False) -> list[int]:
+def prune(ckpt_dir: str | Path, keep: int, data_state: bool = False, settled: bool = True) -> list[int]:
     """Delete the saves older than the newest `keep` *complete* ones (never the one the marker
     names, nor any newer: being written). Incomplete saves do not count towards `keep`, so the
-    newest complete save, the one a resume falls back to, always stays. Returns the deleted."""
+    newest complete save, the one a resume falls back to, always stays. Returns the deleted.
+
+    `settled=False` (while an attempt runs, or after one whose containers did not all acknowledge
+    their commits): an incomplete old save may still be arriving, so only complete ones are deleted."""
     ckpt_dir = Path(ckpt_dir)
     marked = latest_iteration(ckpt_dir)
     if marked is None or keep <= 0:
@@ -185,10 +208,18 @@ def prune(ckpt_dir: str | Path, keep: int, data_state: bool = False) -> list[int
     if len(complete) <= keep:
         return []
     oldest_kept = complete[-keep]
-    old = [i for i in done if i < oldest_kept and i != marked]
+    old = [i for i in done if i < oldest_kept and i != marked and (settled or i in complete)]
     for it in old:
         shutil.rmtree(iter_dir(ckpt_dir, it), ignore_errors=True)
     return old
+
+
+def newest_complete(ckpt_dir: str | Path, data_state: bool = False) -> int | None:
+    """The newest save with every file (marked or not), or None."""
+    for it in reversed(saved_iterations(ckpt_dir)):
+        if not missing_files(iter_dir(ckpt_dir, it), data_state):
+            return it
+    return None
 
 
 def save_gib(num_params: float) -> float:

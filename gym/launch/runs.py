@@ -190,8 +190,11 @@ class RunStatus:
     attempt: int
     checkpoint: int | None
     dashboard_url: str
-    ray_dashboard_url: str | None
+    """The Modal dashboard page of the run's app (behind the workspace's login)."""
     heartbeat_age_s: float
+    checklist: tuple = ()
+    """The smoke checklist the pipeline keeps in the record (smoke.smoke_checklist): one dict per
+    item, with its status (confirmed, failed, not reached) and evidence."""
 
     @property
     def done(self) -> bool:
@@ -202,12 +205,14 @@ class RunStatus:
         text = (f"{self.name}: {self.phase}" + (f" ({self.detail})" if self.detail else "")
                 + f"\n  spent ~${self.spent_usd:,.2f} of ${self.max_usd:,.2f}; attempt {self.attempt}; {ckpt}"
                 + f"\n  dashboard: {self.dashboard_url}")
-        if self.ray_dashboard_url:
-            text += f"\n  Ray dashboard: {self.ray_dashboard_url}"
+        if self.checklist:
+            from gym.launch.smoke import format_checklist
+
+            text += "\n" + format_checklist(list(self.checklist))
         return text
 
 
-def status_from_record(record: dict, now: float, ray_url: str | None = None) -> RunStatus:
+def status_from_record(record: dict, now: float) -> RunStatus:
     age = now - float(record.get("heartbeat", 0.0))
     phase, detail = record.get("phase", "?"), record.get("detail", "")
     if phase == BUILDING and age > ttl_of(record):
@@ -218,13 +223,12 @@ def status_from_record(record: dict, now: float, ray_url: str | None = None) -> 
     return RunStatus(name=record.get("name", "?"), phase=phase, detail=detail,
                      spent_usd=float(record.get("spent_usd", 0.0)), max_usd=float(record.get("max_usd", 0.0)),
                      attempt=int(record.get("attempt", 0)), checkpoint=record.get("checkpoint"),
-                     dashboard_url=record.get("dashboard_url", ""),
-                     ray_dashboard_url=ray_url if phase == "training" else None,  # the tunnel lives with the attempt
-                     heartbeat_age_s=age)
+                     dashboard_url=record.get("dashboard_url", ""), heartbeat_age_s=age,
+                     checklist=tuple(record.get("checklist") or ()))
 
 
 def ray_url_key(name: str) -> str:
-    """Where rank 0 puts the forwarded Ray dashboard URL (apart from the pipeline's record)."""
+    """Unused since issue 16 (the Ray dashboard is no longer forwarded); app.py still names it in the spec."""
     return f"{name}#ray-dashboard"
 
 
@@ -258,7 +262,7 @@ class Run:
 
     def status(self) -> RunStatus:
         record = self.record()
-        return status_from_record(record, time.time(), _registry().get(ray_url_key(self.name)))
+        return status_from_record(record, time.time())
 
     def logs(self, tail: int = 100) -> str:
         """The last `tail` log lines of the run's app (pipeline and training containers)."""

@@ -39,3 +39,39 @@ def smoke_config(num_nodes: int = 1, colocate: bool = True):
         rollout_batch_size=8, n_samples_per_prompt=4,  # to keep the smoke run short
         num_rollout=SMOKE_STAGES[-1], rollout_max_response_len=256,
         eval_interval=0, save_interval=1, keep_checkpoints=2)
+
+
+# ---- the smoke checklist ---------------------------------------------------------------------------
+
+CHECKLIST = (
+    ("launch", "launch accepted"),
+    ("pipeline", "pipeline alive across its spawned calls"),
+    ("gpu", "GPU request accepted"),
+    ("save", "save complete on the volume"),
+    ("resume", "resumed stage printed Megatron's override line and saved a new iteration"),
+    ("stopped", "every container stopped after cancel or at the end"),
+    ("ray", "Ray joined without auth"),
+)
+"""What only a real run can settle, in the order a run reaches it. The pipeline collects each
+item's evidence (pipeline.py `Evidence`) into the run's record, `record["checklist"]`."""
+CONFIRMED, FAILED, NOT_REACHED = "confirmed", "failed", "not reached"
+
+
+def smoke_checklist(evidence: dict) -> list[dict]:
+    """The checklist from the evidence collected so far: `evidence[key] = {"ok": bool, "fact": str}`
+    (the log line or fact that shows it). An item without evidence is "not reached"."""
+    out = []
+    for key, item in CHECKLIST:
+        seen = evidence.get(key)
+        status = NOT_REACHED if not seen else (CONFIRMED if seen.get("ok") else FAILED)
+        out.append({"item": item, "status": status, "evidence": (seen or {}).get("fact", "")})
+    return out
+
+
+def format_checklist(checklist: list[dict]) -> str:
+    """The checklist as text: one line per item, its status and its evidence."""
+    width = max(len(c["item"]) for c in checklist) if checklist else 0
+    lines = ["smoke checklist:"]
+    for c in checklist:
+        lines.append(f"  [{c['status']:>11}] {c['item']:<{width}}" + (f"  | {c['evidence']}" if c["evidence"] else ""))
+    return "\n".join(lines)
