@@ -214,6 +214,8 @@ def test_a_launch_deploys_the_runs_own_app_then_takes_the_lease_then_spawns(monk
     assert spec["lease"]["holder"] == at_spawn["holder"] and spec["budget"]["max_usd"] == 50.0
     record = runs.read_record(services.registry, "order")
     assert record["pipeline_call_id"] == "fc-pipeline" and run.name == "order"
+    # the smoke checklist's "launch accepted" item names where the launch ran (pytest: no kernel, no container)
+    assert record["launched_from"] == "a Python process on this machine"
     n = len(services.registry.writes)
     time.sleep(0.05)
     assert len(services.registry.writes) == n  # the launcher stopped beating: the pipeline does now

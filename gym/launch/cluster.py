@@ -174,7 +174,10 @@ class ModalHost:
             return True
         if spec.get("attempt") and store.get(stop_key(spec["name"], spec["attempt"]["id"])) is not None:
             return False
-        return pipeline_holds_lease(store.get(spec["name"]), lease["holder"], time.time())
+        from gym.launch.runs import read_record
+
+        # read_record: a cancel's final record wins over a heartbeat that overwrote the main one.
+        return pipeline_holds_lease(read_record(store, spec["name"]), lease["holder"], time.time())
 
 
 def pipeline_holds_lease(record: dict | None, holder: str, now: float) -> bool:

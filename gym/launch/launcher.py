@@ -125,6 +125,18 @@ def _upload(run_app: RunApp) -> None:
             batch.put_file(local, remote_path.removeprefix(DATA_PATH))
 
 
+def launched_from() -> str:
+    """Where this launch runs, for the run's record and the smoke checklist's first item: a
+    notebook kernel (ipykernel imported) or a plain process, inside a Modal container (a Modal
+    Notebook: modal's `_is_remote`, as missing_credentials decides) or not."""
+    import sys
+
+    from modal.config import _is_remote
+
+    where = "a notebook kernel" if "ipykernel" in sys.modules else "a Python process"
+    return f"{where} inside a Modal container (Modal Notebooks)" if _is_remote() else f"{where} on this machine"
+
+
 def take_lease(registry, name: str, budget: Budget) -> dict:
     """The run name's claim (runs.acquire, phase "building"), or LaunchError naming the live launch
     that holds it. A dead launch's app is stopped first (stop_orphaned_app)."""
@@ -132,7 +144,8 @@ def take_lease(registry, name: str, budget: Budget) -> dict:
 
     try:
         claim = runs.acquire(registry, name, {"phase": runs.BUILDING, "detail": "building the image and deploying",
-                                              "app_name": app_name(name), "max_usd": budget.max_usd,
+                                              "app_name": app_name(name), "launched_from": launched_from(),
+                                              "max_usd": budget.max_usd,
                                               "bound_usd": budget.bound_usd, "spent_usd": 0.0, "attempt": 0})
     except runs.LeaseHeld as err:
         raise LaunchError(str(err)) from None

@@ -254,7 +254,8 @@ def run_pipeline(spec: dict, fn_ids: dict, state: dict | None, services) -> dict
         clock[0] = now
         if update(registry, name, holder, spent_usd=round(spend.usd, 4), checklist=smoke_checklist(evidence),
                   **fields) is None:
-            raise LeaseLost(f"[gym] run {name} was taken over by another launch; this pipeline stops")
+            raise LeaseLost(f"[gym] run {name} was cancelled, finished or taken over by another launch; "
+                            "this pipeline stops")
         if fields:
             print(f"[gym] {name}: {fields.get('phase', '')} {fields.get('detail', '')} (~${spend.usd:,.2f} spent)",
                   flush=True)
