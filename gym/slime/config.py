@@ -44,6 +44,9 @@ production run does 64 prompts × 8 samples = 512 samples in steps of 128."""
 
 TRAIN_SCRIPTS = ("train.py", "train_async.py")
 
+SEARCH_LIMIT = 100_000
+"""The most candidates the global batch derivation tries (an absurd size is reported by the rules)."""
+
 
 @dataclass
 class SlimeConfig:
@@ -461,7 +464,9 @@ def resolve(config: SlimeConfig) -> Resolved:
     except ConfigError as err:
         type_problems.extend(err.problems)
         model = Qwen3_4B()
-    dataset = config.dataset if config.dataset is not None else GSM8K()
+    if not isinstance(model, ModelConfig):  # e.g. model=5: check_types reported it; resolve on the default
+        model = Qwen3_4B()
+    dataset = config.dataset if isinstance(config.dataset, DatasetConfig) else GSM8K()  # else: a type problem
     derived: dict[str, str] = {}
     values: dict[str, Any] = {}
     bad = {f for p in type_problems for f in p.fields}
@@ -482,7 +487,7 @@ def resolve(config: SlimeConfig) -> Resolved:
         # TP group to split over, so follow the user instead of warning about a value they never set.
         values["sequence_parallel"] = False
         derived["sequence_parallel"] = "off: TP=1 (it splits activations over the TP group)"
-    if dataset is not config.dataset:
+    if config.dataset is None:
         derived["dataset"] = "course default (GSM8K)"
 
     gpn, nodes, colocate = values["gpus_per_node"], values["num_nodes"], values["colocate"]
@@ -540,7 +545,7 @@ def _derive_batch(config: SlimeConfig, values: dict, derived: dict, layout: Layo
         candidates = [k * unit for k in range(1, 4 * max(target_gbs // unit, 1) + 2)]
         if rbs is not None and isinstance(n, int) and n > 0:
             fitting = [c for c in candidates if (rbs * n) % c == 0] or [
-                c for c in range(unit, rbs * n + 1, unit) if (rbs * n) % c == 0]
+                c for c in range(unit, min(rbs * n, SEARCH_LIMIT * unit) + 1, unit) if (rbs * n) % c == 0]
             candidates = fitting or candidates
         gbs = min(candidates, key=lambda c: (abs(c - target_gbs), c))
         derived["global_batch_size"] = (
