@@ -32,8 +32,12 @@ def _parse_value(text: str):
 
         try:
             return json.loads(text)
-        except json.JSONDecodeError as err:
-            raise SystemExit(f"--set value {text!r} is not valid JSON: {err}") from None
+        except json.JSONDecodeError as err:  # one message, exit 2 like every other bad --set
+            from gym.errors import Problem
+            from gym.secrets import redact
+
+            raise ConfigError([Problem(("--set",), f"--set value {redact(text)!r} is not valid JSON: {err}")],
+                              subject="--set") from None
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
@@ -226,6 +230,10 @@ def run_locally(args) -> int:
     """The tiny local run: plan, train, then where to look."""
     from gym.local.tiny import tiny_config
 
+    from gym.slime.rules import seed_problem
+
+    if problem := seed_problem(args.seed, "--seed"):
+        raise ConfigError([problem], subject="--seed")
     base = tiny_config()
     config = config_from_args(args, base=base) if _has_overrides(args) else base
     if args.rollouts is not None:

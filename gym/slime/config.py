@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from gym.datasets import GSM8K, DatasetConfig
 from gym.errors import ConfigError, Problem
 from gym.models import ModelConfig, Qwen3_4B, get_model
+from gym.secrets import redact
 from gym.wandb import WandbConfig
 
 if TYPE_CHECKING:
@@ -309,10 +310,17 @@ def unknown_field_problems(names: dict[str, Any]) -> list[Problem]:
 
     from gym.errors import Fix
 
+    from gym.secrets import is_secret_flag
+
     fields = [f.name for f in dataclasses.fields(SlimeConfig)] + ["actor_num_nodes"]
     out = []
     for name, value in names.items():
         flag = "--" + name.replace("_", "-")
+        if is_secret_flag(flag):  # its value is a secret: never repeated, not even as a suggestion
+            out.append(Problem((name,), f"{name} is not a SlimeConfig field, and {flag} would put a secret on "
+                               "slime's command line: gym passes keys as environment variables from Modal secrets "
+                               "(WANDB_API_KEY, HF_TOKEN)", rule="unknown_field"))
+            continue
         if name in SLIME_NAMES:
             target, how = SLIME_NAMES[name]
             fix = (Fix({target: value}),) if target == "gpus_per_node" else ()
@@ -605,5 +613,5 @@ def fingerprint(config: SlimeConfig) -> dict[str, Any]:
             value = {"class": f"{type(value).__module__}.{type(value).__qualname__}", **value.state()}
         elif dataclasses.is_dataclass(value):
             value = dataclasses.asdict(value)
-        out[f.name] = value
+        out[f.name] = redact(value)  # the derived name is a hash of this: no secret goes into it
     return out

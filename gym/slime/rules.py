@@ -275,8 +275,10 @@ def sizes_within_limits(r: Resolved) -> Iterator[Problem]:
         value = getattr(c, name)
         if isinstance(value, int) and value > MAX_COUNT and name not in r.derived and name != "num_nodes":
             # derived: its cause is reported; num_nodes: cluster_within_modal_limit says it
+            other = {"rollout_batch_size": c.n_samples_per_prompt, "n_samples_per_prompt": c.rollout_batch_size}
+            partner = other.get(name) if 0 < (other.get(name) or 0) <= MAX_COUNT else 1  # samples ≤ MAX_COUNT too
             yield problem(name, f"{name}={value} must be ≤ {MAX_COUNT:,} (2**31 − 1, gym's bound on any count)",
-                          fixes(name, [MAX_COUNT]))
+                          fixes(name, [MAX_COUNT // partner]))
     s = c.rollout_batch_size * c.n_samples_per_prompt
     if c.rollout_batch_size <= MAX_COUNT and c.n_samples_per_prompt <= MAX_COUNT and s > MAX_COUNT \
             and "rollout_batch_size" not in r.derived:
@@ -978,17 +980,21 @@ def extra_args_known(r: Resolved) -> Iterator[Problem]:
     extra = r.config.extra_args
     if not extra:
         return
-    from gym.secrets import is_secret_flag
+    from gym.secrets import is_secret_flag, near_secret_flag
     from gym.slime.argv import build_argv, pinned_flags
 
     known = pinned_flags()
     ours = {a for a in build_argv(r, include_extra=False) if a.startswith("--")}
-    quotable = not any(a.startswith("--") and is_secret_flag(a) for a in extra)
+
+    def secret(flag: str) -> bool:
+        return is_secret_flag(flag) or (flag not in known and near_secret_flag(flag))
+
+    quotable = not any(a.startswith("--") and secret(a.split("=", 1)[0]) for a in extra)
     for arg in extra:
         if not arg.startswith("--"):
             continue
         flag = arg.split("=", 1)[0]
-        if is_secret_flag(flag):
+        if secret(flag):
             yield problem("extra_args", f"{flag} would put a secret on the command line (slime logs its arguments "
                           "to the W&B run config; Ray's dashboard shows the command): remove it and its value. "
                           "gym passes keys as environment variables from Modal secrets (WANDB_API_KEY, HF_TOKEN)")
