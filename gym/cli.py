@@ -14,7 +14,8 @@ prints one message and exits with a status:
      a reward that fails (the rollout, sample and row), a checkpoint of another run;
      nothing is launched
   3  Modal: a launch refused before anything was created (cost bound, credentials, secrets, a live
-     run of the same name), with what is missing
+     run of the same name), with what is missing, or refused by Modal's client; nothing else exits 3
+     (user code that calls sys.exit is an error of the input: 2)
 """
 
 from __future__ import annotations
@@ -309,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         if err.filename is None:  # not about a path the user gave: a bug worth its traceback
             raise
         print(f"error: {err.filename}: {err.strerror}", file=sys.stderr)
+        return 2
+    except SystemExit as err:  # user code (a reward) called sys.exit: gym's statuses keep their meanings
+        print(f"error: user code exited with status {err.code!r} (sys.exit or SystemExit, e.g. in a reward "
+              "function); gym stopped there", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted" + ("; continue with --resume" if args.command == "run" else ""), file=sys.stderr)
