@@ -16,7 +16,6 @@ import pytest
 from gym import ConfigError, SlimeConfig
 from gym.cli import main, seed_production_config
 from gym.launch.budget import LaunchError, check_budget
-from gym.secrets import SECRET_FLAGS, SECRET_NAME, redact
 
 SECRET = "S3cr3t-sentinel-value-0123456789"
 
@@ -212,6 +211,7 @@ def test_a_secret_named_set_is_refused_without_echoing_its_value(capsys, name):
 
 
 def test_the_secret_name_pattern_finds_exactly_the_pinned_secret_flags():
+    from gym.secrets import SECRET_FLAGS, SECRET_NAME
     from gym.slime.argv import pinned_flags
 
     found = {f for f in pinned_flags() if SECRET_NAME.search(f.lstrip("-"))}
@@ -227,6 +227,7 @@ def test_the_secret_name_pattern_finds_exactly_the_pinned_secret_flags():
 ])
 def test_credentials_in_urls_are_redacted_wherever_gym_prints_them(url, shown, capsys):
     from gym.launch.cluster import describe_env
+    from gym.secrets import redact
     from gym.slime.argv import format_command
 
     assert redact(url) == shown
