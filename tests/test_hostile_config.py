@@ -137,9 +137,9 @@ def test_user_code_calling_sys_exit_is_exit_2_not_3(monkeypatch, capsys):
 # ---- item 5: max_usd is a finite positive number -------------------------------------------------
 
 @pytest.mark.parametrize("max_usd,message", [
-    (math.inf, "max_usd=inf must be a finite, positive number"), (math.nan, "max_usd=nan must be a finite"),
+    (math.inf, "max_usd=inf must be a positive, finite number"), (math.nan, "max_usd=nan must be a positive, finite"),
     ("100", "max_usd='100' has type str: it must be a number of US dollars, e.g. max_usd=100"),
-    (True, "max_usd=True has type bool"), (0, "must be a finite, positive"), (-1.0, "must be a finite, positive"),
+    (True, "max_usd=True has type bool"), (0, "must be a positive, finite"), (-1.0, "must be a positive, finite"),
 ])
 def test_max_usd_must_be_finite_and_positive(max_usd, message):
     from gym.launch.launcher import launch
@@ -152,7 +152,7 @@ def test_max_usd_must_be_finite_and_positive(max_usd, message):
 
 def test_max_usd_inf_on_the_command_line_exits_3(capsys):
     assert main(["run", "--backend", "modal", "--max-usd", "inf"]) == 3
-    assert "max_usd=inf must be a finite, positive number" in capsys.readouterr().err
+    assert "max_usd=inf must be a positive, finite number" in capsys.readouterr().err
 
 
 # ---- item 16: money first, before any network call -----------------------------------------------

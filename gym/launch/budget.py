@@ -80,7 +80,7 @@ def check_max_usd(max_usd) -> None:
         raise LaunchError(f"{REFUSED}max_usd={max_usd!r} has type {type(max_usd).__name__}: it must be a number "
                           f"of US dollars, e.g. max_usd={_example(max_usd)}")
     if not (math.isfinite(max_usd) and max_usd > 0):
-        raise LaunchError(f"{REFUSED}max_usd={max_usd!r} must be a finite, positive number of US dollars (the most "
+        raise LaunchError(f"{REFUSED}max_usd={max_usd!r} must be a positive, finite number of US dollars (the most "
                           f"the run may cost; without it the bound is ${DEFAULT_MAX_USD:,.0f})")
 
 
