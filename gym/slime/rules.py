@@ -76,7 +76,7 @@ def check(r: Resolved) -> list[Problem]:
         problems.extend(dataclasses.replace(p, rule=p.rule or fn.__name__) for p in found)
     # A NaN or inf fails comparisons too: its finite_numbers problem says it once.
     not_finite = {p.fields[0] for p in problems if p.rule == "finite_numbers"}
-    return [p for p in problems if p.rule == "finite_numbers" or p.fields[0] not in not_finite]
+    return [p for p in problems if p.rule == "finite_numbers" or not set(p.fields[:1]) & not_finite]
 
 
 def _absurd(r: Resolved) -> bool:
@@ -223,7 +223,7 @@ tokens, intervals): the int32 range, which Megatron's and SGLang's int tensors a
 hold. Far above any run Modal can hold (the seed's production run: 512 samples per rollout), and
 small enough that every rule's arithmetic stays instant (`divisors` is O(√n))."""
 
-VALUE_RULES = ("check_types", "positive_counts", "non_negative_values", "finite_numbers", "sizes_within_limits",
+VALUE_RULES = ("positive_counts", "non_negative_values", "finite_numbers", "sizes_within_limits",
                "seed_in_range", "cluster_within_modal_limit", "gpu_type_known", "temperature_positive",
                "known_choices", "reward_defined", "custom_reward_importable", "run_name_valid", "extra_args_known",
                "rm_url_has_no_credentials")
@@ -906,11 +906,11 @@ def _import_error(err: BaseException) -> str:
 def rm_url_has_no_credentials(r: Resolved) -> Iterator[Problem]:
     """rm_url carries no credentials (user:password@, ?token=) when W&B logging is on: slime logs its
     arguments, --rm-url included, to the W&B run config. gym masks them wherever it prints the URL."""
-    from gym.secrets import has_credentials, redact as mask
+    from gym.secrets import has_credentials
 
     url = r.config.rm_url
     if url and r.config.wandb is not None and has_credentials(url):
-        yield problem(("rm_url", "wandb"), f"rm_url={mask(url)!r} carries credentials, and slime logs its arguments "
+        yield problem(("rm_url", "wandb"), f"rm_url={redact(url)!r} carries credentials, and slime logs its arguments "
                       "(--rm-url too) to the W&B run config: serve the reward model without credentials in its URL, "
                       "or score in a custom_rm_path function that reads its key from the environment, or turn W&B "
                       "off", [Fix({"wandb": None})])
