@@ -524,7 +524,7 @@ def resolve(config: SlimeConfig) -> Resolved:
     _derive_rest(config, values, derived, model, dataset)
 
     full = dataclasses.replace(config, **values, dataset=dataset, model=model)
-    name = config.name if config.name is not None else _default_name(full, model, dataset, layout)
+    name = config.name if isinstance(config.name, str) else _default_name(full, model, dataset, layout)
     if config.name is None:
         derived["name"] = "model, dataset, layout and a hash of the settings"
     return Resolved(config=full, derived=derived, layout=layout, name=name, model=model,

@@ -968,7 +968,7 @@ def run_name_valid(r: Resolved) -> Iterator[Problem]:
     """The run name makes valid Modal names: app `<name>`, volumes `<name>-data`, `<name>-checkpoints`."""
     limit = 64 - max(len(s) for s in VOLUME_SUFFIXES)
     if not MODAL_NAME.match(r.name) or len(r.name) > limit:
-        clean = re.sub(r"[^a-zA-Z0-9._-]+", "-", r.name).strip("-")[:limit] or "run"
+        clean = re.sub(r"[^a-zA-Z0-9._-]+", "-", redact(r.name)).strip("-")[:limit] or "run"
         yield problem("name", f"name={r.name!r} must be 1-{limit} characters of letters, digits, '.', '_' or '-' "
                       "(it names the Modal app and volumes)", fixes("name", [clean]))
 
