@@ -7,7 +7,8 @@ Where a secret can hide in a config:
 - a URL with credentials (`rm_url="https://user:pass@host/score"`, `?token=...`, `&api_key=...`):
   allowed (slime's remote reward takes only a URL), masked by `redact()` wherever gym prints it.
   slime itself logs its arguments, `--rm-url` included, to the W&B run config, so validation refuses
-  such a URL when W&B logging is on (rule `rm_url_has_no_credentials`).
+  such a URL (in rm_url or extra_args) when W&B logging is on (rule `no_credentials_in_urls`);
+  Megatron prints its arguments at start-up, so the job log gym streams is masked too.
 """
 
 from __future__ import annotations

@@ -241,6 +241,17 @@ def test_credentials_in_urls_are_redacted_wherever_gym_prints_them(url, shown, c
     assert redact(["--rm-url", url, "--hf-token", "pw-19b"]) == ["--rm-url", shown, "--hf-token", "<redacted>"]
 
 
+def test_the_job_log_masks_credentials_megatron_prints_with_its_arguments(capsys):
+    from gym.launch.cluster import JobLog
+
+    log = JobLog()
+    text = "  rm_url .......... https://user:pw-19b@rm.example/score\n  seed ...... 1234\n"
+    log.emit(text)
+    out = capsys.readouterr().out
+    assert "pw-19b" not in out and "https://<redacted>@rm.example/score" in out
+    assert log.printed == len(text) and "pw-19b" not in " ".join(log.tail)
+
+
 def test_a_url_with_credentials_is_refused_while_wandb_logs_slimes_arguments():
     from gym import WandbConfig
 

@@ -141,13 +141,15 @@ CASES = {
     "seed_in_range": ([dict(seed=2**32), dict(seed=-1), dict(seed=2**32 - 100, pipeline_model_parallel_size=2)],
                       [dict(seed=0), dict(seed=2**32 - 1)]),
     "cluster_within_modal_limit": ([dict(num_nodes=33), dict(num_nodes=100_000_000_000)], [dict(num_nodes=32)]),
-    "rm_url_has_no_credentials": ([dict(rm_type="remote_rm", rm_url="https://user:pw@rm.example/score",
-                                        wandb=WandbConfig(project="p", group="g")),
-                                   dict(rm_type="remote_rm", rm_url="https://rm.example/score?token=abc",
-                                        wandb=WandbConfig(project="p", group="g"))],
-                                  [dict(rm_type="remote_rm", rm_url="https://user:pw@rm.example/score"),
-                                   dict(rm_type="remote_rm", rm_url="https://rm.example/score?top_k=3",
-                                        wandb=WandbConfig(project="p", group="g"))]),
+    "no_credentials_in_urls": ([dict(rm_type="remote_rm", rm_url="https://user:pw@rm.example/score",
+                                     wandb=WandbConfig(project="p", group="g")),
+                                dict(rm_type="remote_rm", rm_url="https://rm.example/score?token=abc",
+                                     wandb=WandbConfig(project="p", group="g")),
+                                dict(extra_args=["--rollout-buffer-url", "http://u:pw@buffer:8889"],
+                                     wandb=WandbConfig(project="p", group="g"))],
+                               [dict(rm_type="remote_rm", rm_url="https://user:pw@rm.example/score"),
+                                dict(rm_type="remote_rm", rm_url="https://rm.example/score?top_k=3",
+                                     wandb=WandbConfig(project="p", group="g"))]),
 }
 
 

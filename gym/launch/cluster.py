@@ -254,10 +254,13 @@ class JobLog:
     tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
 
     def emit(self, text: str) -> None:
+        """Print new log text. Megatron prints every argument at start-up (--rm-url too): credentials
+        in URLs are masked here, in the Modal log and in a failed attempt's error."""
         if not text:
             return
-        print(text, end="" if text.endswith("\n") else "\n", flush=True)
         self.printed += len(text)
+        text = redact(text)
+        print(text, end="" if text.endswith("\n") else "\n", flush=True)
         self.tail.extend(text.splitlines())
 
 

@@ -226,7 +226,7 @@ small enough that every rule's arithmetic stays instant (`divisors` is O(√n)).
 VALUE_RULES = ("positive_counts", "non_negative_values", "finite_numbers", "sizes_within_limits",
                "seed_in_range", "cluster_within_modal_limit", "gpu_type_known", "temperature_positive",
                "known_choices", "reward_defined", "custom_reward_importable", "run_name_valid", "extra_args_known",
-               "rm_url_has_no_credentials")
+               "no_credentials_in_urls")
 """Rules that read single values: they still run when a size is absurd (the others are skipped)."""
 
 NUMPY_SEED_MAX = 2**32 - 1
@@ -903,17 +903,25 @@ def _import_error(err: BaseException) -> str:
 
 
 @rule
-def rm_url_has_no_credentials(r: Resolved) -> Iterator[Problem]:
-    """rm_url carries no credentials (user:password@, ?token=) when W&B logging is on: slime logs its
-    arguments, --rm-url included, to the W&B run config. gym masks them wherever it prints the URL."""
+def no_credentials_in_urls(r: Resolved) -> Iterator[Problem]:
+    """With W&B logging on, rm_url and extra_args values carry no credentials (user:password@, ?token=):
+    slime logs its arguments, --rm-url included, to the W&B run config. gym masks them wherever it
+    prints them (gym.secrets.redact)."""
     from gym.secrets import has_credentials
 
+    if r.config.wandb is None:
+        return
     url = r.config.rm_url
-    if url and r.config.wandb is not None and has_credentials(url):
+    if url and has_credentials(url):
         yield problem(("rm_url", "wandb"), f"rm_url={redact(url)!r} carries credentials, and slime logs its arguments "
                       "(--rm-url too) to the W&B run config: serve the reward model without credentials in its URL, "
                       "or score in a custom_rm_path function that reads its key from the environment, or turn W&B "
                       "off", [Fix({"wandb": None})])
+    for value in r.config.extra_args:
+        if isinstance(value, str) and has_credentials(value):
+            yield problem(("extra_args", "wandb"), f"extra_args value {redact(value)!r} carries credentials, and slime "
+                          "logs its arguments to the W&B run config: pass the service a URL without them, or turn "
+                          "W&B off", [Fix({"wandb": None})])
 
 
 # ---- Data, eval, logging, checkpoints ------------------------------------------------------------
