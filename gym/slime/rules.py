@@ -74,6 +74,9 @@ def check(r: Resolved) -> list[Problem]:
                 raise
             continue
         problems.extend(dataclasses.replace(p, rule=p.rule or fn.__name__) for p in found)
+    if absurd and not any(p.severity == "error" for p in problems):  # only derived counts are absurd
+        problems.append(Problem(("rollout_batch_size", "global_batch_size", "num_rollout"), f"a derived count exceeds {MAX_COUNT:,}: set rollout_batch_size, "
+                                "global_batch_size and num_rollout explicitly", rule="sizes_within_limits"))
     # A NaN or inf fails comparisons too: its finite_numbers problem says it once.
     not_finite = {p.fields[0] for p in problems if p.rule == "finite_numbers"}
     return [p for p in problems if p.rule == "finite_numbers" or not set(p.fields[:1]) & not_finite]
@@ -218,10 +221,11 @@ def non_negative_values(r: Resolved) -> Iterator[Problem]:
 
 
 MAX_COUNT = 2**31 - 1
-"""gym's bound on every count and size (nodes, GPUs, batch sizes, samples per rollout, rollouts,
-tokens, intervals): the int32 range, which Megatron's and SGLang's int tensors and CUDA launch sizes
-hold. Far above any run Modal can hold (the seed's production run: 512 samples per rollout), and
-small enough that every rule's arithmetic stays instant (`divisors` is O(√n))."""
+"""gym's own bound on every count and size (GPUs, batch sizes, samples per rollout, rollouts, tokens,
+intervals): 2**31 − 1, the int32 range. A decision, not a slime limit (Modal's real limit on the
+cluster is MODAL_MAX_CLUSTER_NODES): far above any run Modal can hold (the seed's production run has
+512 samples per rollout), and small enough that every rule's arithmetic stays instant (`divisors`
+is O(√n)). Above it, only the single-value rules (VALUE_RULES) run."""
 
 VALUE_RULES = ("positive_counts", "non_negative_values", "finite_numbers", "sizes_within_limits",
                "seed_in_range", "cluster_within_modal_limit", "gpu_type_known", "temperature_positive",
@@ -280,12 +284,13 @@ def sizes_within_limits(r: Resolved) -> Iterator[Problem]:
             yield problem(name, f"{name}={value} must be ≤ {MAX_COUNT:,} (2**31 − 1, gym's bound on any count)",
                           fixes(name, [MAX_COUNT // partner]))
     s = c.rollout_batch_size * c.n_samples_per_prompt
-    if c.rollout_batch_size <= MAX_COUNT and c.n_samples_per_prompt <= MAX_COUNT and s > MAX_COUNT \
-            and "rollout_batch_size" not in r.derived:
+    if c.rollout_batch_size <= MAX_COUNT and c.n_samples_per_prompt <= MAX_COUNT and s > MAX_COUNT:
+        fix = ("n_samples_per_prompt", c.rollout_batch_size) if "rollout_batch_size" in r.derived else \
+            ("rollout_batch_size", c.n_samples_per_prompt)
         yield problem(("rollout_batch_size", "n_samples_per_prompt"),
                       f"samples per rollout = rollout_batch_size × n_samples_per_prompt = {c.rollout_batch_size} × "
                       f"{c.n_samples_per_prompt} = {s:,} must be ≤ {MAX_COUNT:,}",
-                      fixes("rollout_batch_size", [max(1, MAX_COUNT // max(c.n_samples_per_prompt, 1))]))
+                      fixes(fix[0], [max(1, MAX_COUNT // max(fix[1], 1))]))
 
 
 @rule
