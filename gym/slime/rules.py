@@ -279,18 +279,38 @@ def sizes_within_limits(r: Resolved) -> Iterator[Problem]:
         value = getattr(c, name)
         if isinstance(value, int) and value > MAX_COUNT and name not in r.derived and name != "num_nodes":
             # derived: its cause is reported; num_nodes: cluster_within_modal_limit says it
-            other = {"rollout_batch_size": c.n_samples_per_prompt, "n_samples_per_prompt": c.rollout_batch_size}
-            partner = other.get(name) if 0 < (other.get(name) or 0) <= MAX_COUNT else 1  # samples ≤ MAX_COUNT too
             yield problem(name, f"{name}={value} must be ≤ {MAX_COUNT:,} (2**31 − 1, gym's bound on any count)",
-                          fixes(name, [MAX_COUNT // partner]))
+                          fixes(name, [_largest_fitting(r, name)]))
     s = c.rollout_batch_size * c.n_samples_per_prompt
     if c.rollout_batch_size <= MAX_COUNT and c.n_samples_per_prompt <= MAX_COUNT and s > MAX_COUNT:
-        fix = ("n_samples_per_prompt", c.rollout_batch_size) if "rollout_batch_size" in r.derived else \
-            ("rollout_batch_size", c.n_samples_per_prompt)
+        if "rollout_batch_size" not in r.derived:
+            fix = Fix({"rollout_batch_size": _largest_fitting(r, "rollout_batch_size")})
+        else:  # derived from the global batch: set it explicitly, small enough
+            fix = Fix({"rollout_batch_size": max(1, MAX_COUNT // c.n_samples_per_prompt // 2)})
         yield problem(("rollout_batch_size", "n_samples_per_prompt"),
                       f"samples per rollout = rollout_batch_size × n_samples_per_prompt = {c.rollout_batch_size} × "
-                      f"{c.n_samples_per_prompt} = {s:,} must be ≤ {MAX_COUNT:,}",
-                      fixes(fix[0], [max(1, MAX_COUNT // max(fix[1], 1))]))
+                      f"{c.n_samples_per_prompt} = {s:,} must be ≤ {MAX_COUNT:,}", [fix])
+
+
+def _largest_fitting(r: Resolved, name: str) -> int:
+    """The largest value of `name` that keeps samples per rollout ≤ MAX_COUNT as well (a derived
+    rollout_batch_size takes DEFAULT_STEPS_PER_ROLLOUT global batches, rounded up)."""
+    from gym.slime.config import DEFAULT_STEPS_PER_ROLLOUT
+
+    c = r.config
+
+    def fits(v: int) -> int:
+        return max(1, MAX_COUNT // v) if 0 < v <= MAX_COUNT else 1
+
+    if name == "rollout_batch_size":
+        return fits(c.n_samples_per_prompt)
+    if name == "n_samples_per_prompt":
+        if "rollout_batch_size" in r.derived:  # it is up to global_batch_size prompts
+            return max(1, MAX_COUNT // (2 * DEFAULT_STEPS_PER_ROLLOUT * max(c.global_batch_size, 1)))
+        return fits(c.rollout_batch_size)
+    if name == "global_batch_size" and "rollout_batch_size" in r.derived:
+        return MAX_COUNT // (2 * DEFAULT_STEPS_PER_ROLLOUT)
+    return MAX_COUNT
 
 
 @rule
