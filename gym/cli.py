@@ -14,7 +14,8 @@ prints one message and exits with a status:
      a reward that fails (the rollout, sample and row), a checkpoint of another run;
      nothing is launched
   3  Modal: a launch refused before anything was created (cost bound, credentials, secrets, a live
-     run of the same name), with what is missing
+     run of the same name), with what is missing, or refused by Modal's client; nothing else exits 3
+     (user code that calls sys.exit is an error of the input: 2)
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ def _parse_value(text: str):
 
         try:
             return json.loads(text)
-        except json.JSONDecodeError as err:
-            raise SystemExit(f"--set value {text!r} is not valid JSON: {err}") from None
+        except json.JSONDecodeError as err:  # one message, exit 2 like every other bad --set
+            from gym.errors import Problem
+            from gym.secrets import redact
+
+            raise ConfigError([Problem(("--set",), f"--set value {redact(text)!r} is not valid JSON: {err}")],
+                              subject="--set") from None
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
@@ -244,6 +249,10 @@ def run_locally(args) -> int:
     """The tiny local run: plan, train, then where to look."""
     from gym.local.tiny import tiny_config
 
+    from gym.slime.rules import seed_problem
+
+    if problem := seed_problem(args.seed, "--seed"):
+        raise ConfigError([problem], subject="--seed")
     base = tiny_config()
     config = config_from_args(args, base=base) if _has_overrides(args) else base
     if args.rollouts is not None:
@@ -325,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
         if err.filename is None:  # not about a path the user gave: a bug worth its traceback
             raise
         print(f"error: {err.filename}: {err.strerror}", file=sys.stderr)
+        return 2
+    except SystemExit as err:  # user code (a reward) called sys.exit: gym's statuses keep their meanings
+        print(f"error: user code exited with status {err.code!r} (sys.exit or SystemExit, e.g. in a reward "
+              "function); gym stopped there", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted" + ("; continue with --resume" if args.command == "run" else ""), file=sys.stderr)

@@ -57,10 +57,12 @@ class Problem:
     """Name of the rule function that reported it (for tests and docs)."""
 
     def __str__(self) -> str:
+        from gym.secrets import redact
+
         text = f"[{', '.join(self.fields)}] {self.message}"
         if self.fixes:
             text += "; nearest valid: " + " | ".join(_short(fix, self.fields) for fix in self.fixes)
-        return text
+        return redact(text)  # a value quoted back may be a URL with credentials
 
 
 def _short(fix: Fix, fields: tuple[str, ...]) -> str:
@@ -83,5 +85,7 @@ class ConfigError(ValueError):
 
     def __str__(self) -> str:
         errors = [p for p in self.problems if p.severity == "error"]
-        head = f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in {self.subject}:"
+        from gym.secrets import redact
+
+        head = f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in {redact(self.subject)}:"
         return "\n".join([head, *(f"  - {p}" for p in errors)])

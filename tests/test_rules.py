@@ -1,6 +1,7 @@
 """Every rule in gym.slime.rules: a config that breaks it, a config that passes it, and its fixes."""
 
 import dataclasses
+import math
 import textwrap
 
 import pytest
@@ -126,8 +127,29 @@ CASES = {
                        [dict(rm_type="boxed_math"), dict(rm_type="remote_rm", rm_url="http://rm:8000/score")]),
     "run_name_valid": ([dict(name="my run!"), dict(name="x" * 60)], [dict(name="my-run_1.0")]),
     "extra_args_known": ([dict(extra_args=["--rollout-num-gpu", "8"]), dict(extra_args=["--wandb-key", "k"]),
-                          dict(extra_args=["--global-batch-size", "16"])],
-                         [dict(extra_args=["--rollout-top-k", "20"])]),
+                          dict(extra_args=["--global-batch-size", "16"]), dict(extra_args=["--hf-token", "k"]),
+                          dict(extra_args=["--sglang-api-key=k"]), dict(extra_args=["--hf-tokn", "k"])],
+                         [dict(extra_args=["--rollout-top-k", "20"]), dict(extra_args=["--fim-eod-token", "<eod>"])]),
+    "finite_numbers": ([dict(lr=math.nan), dict(rollout_temperature=math.inf), dict(clip_grad=math.nan),
+                        dict(entropy_coef=math.inf), dict(weight_decay=-math.inf), dict(eps_clip_high=math.nan),
+                        dict(sglang_mem_fraction_static=math.nan)],
+                       [dict(lr=3e-6, clip_grad=0.5, entropy_coef=0.01)]),
+    "sizes_within_limits": ([dict(rollout_batch_size=10**18), dict(global_batch_size=10**18 + 1),
+                             dict(rollout_batch_size=10**18 + 1, n_samples_per_prompt=7),
+                             dict(rollout_batch_size=2**30, n_samples_per_prompt=8), dict(num_rollout=2**31)],
+                            [dict(rollout_batch_size=2**20, global_batch_size=2**20, num_rollout=2**31 - 1)]),
+    "seed_in_range": ([dict(seed=2**32), dict(seed=-1), dict(seed=2**32 - 100, pipeline_model_parallel_size=2)],
+                      [dict(seed=0), dict(seed=2**32 - 1)]),
+    "cluster_within_modal_limit": ([dict(num_nodes=33), dict(num_nodes=100_000_000_000)], [dict(num_nodes=32)]),
+    "no_credentials_in_urls": ([dict(rm_type="remote_rm", rm_url="https://user:pw@rm.example/score",
+                                     wandb=WandbConfig(project="p", group="g")),
+                                dict(rm_type="remote_rm", rm_url="https://rm.example/score?token=abc",
+                                     wandb=WandbConfig(project="p", group="g")),
+                                dict(extra_args=["--rollout-buffer-url", "http://u:pw@buffer:8889"],
+                                     wandb=WandbConfig(project="p", group="g"))],
+                               [dict(rm_type="remote_rm", rm_url="https://user:pw@rm.example/score"),
+                                dict(rm_type="remote_rm", rm_url="https://rm.example/score?top_k=3",
+                                     wandb=WandbConfig(project="p", group="g"))]),
 }
 
 

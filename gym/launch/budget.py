@@ -67,11 +67,38 @@ def launch_bound(config, stages: tuple[int, ...] | None = None) -> float:
     return sum(cost_bound(config.replace(num_rollout=n)) for n in counts)
 
 
+def check_max_usd(max_usd) -> None:
+    """LaunchError unless max_usd is None or a finite number of US dollars > 0: inf is no bound, NaN
+    passes no comparison (so it would pass every check), and a string or a bool is a caller's mistake
+    (`launch(max_usd="100")`). Instant and offline: the first check of every launch."""
+    import math
+    import numbers
+
+    if max_usd is None:
+        return
+    if isinstance(max_usd, bool) or not isinstance(max_usd, numbers.Real):
+        raise LaunchError(f"{REFUSED}max_usd={max_usd!r} has type {type(max_usd).__name__}: it must be a number "
+                          f"of US dollars, e.g. max_usd={_example(max_usd)}")
+    if not (math.isfinite(max_usd) and max_usd > 0):
+        raise LaunchError(f"{REFUSED}max_usd={max_usd!r} must be a positive, finite number of US dollars (the most "
+                          f"the run may cost; without it the bound is ${DEFAULT_MAX_USD:,.0f})")
+
+
+def _example(value) -> str:
+    """A number like the one the caller meant ("100" -> 100), else 100."""
+    import math
+
+    try:
+        number = float(value) if isinstance(value, str) else math.nan
+    except ValueError:
+        number = math.nan
+    return f"{number:g}" if math.isfinite(number) and number > 0 else "100"
+
+
 def check_budget(config, max_usd: float | None = None, stages: tuple[int, ...] | None = None) -> Budget:
     """The launch's budget, or LaunchError (before anything is created) when the estimate's
     upper bound exceeds `max_usd` (or $50 without one), naming the cheaper options."""
-    if max_usd is not None and not max_usd > 0:
-        raise LaunchError(f"max_usd={max_usd!r} must be a positive number of US dollars")
+    check_max_usd(max_usd)
     limit = float(max_usd) if max_usd is not None else DEFAULT_MAX_USD
     bound = launch_bound(config, stages)
     budget = Budget(max_usd=limit, bound_usd=bound, explicit=max_usd is not None)

@@ -53,6 +53,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from gym.secrets import redact
+
 RAY_PORT = 6379
 DASHBOARD_PORT = 8265
 DASHBOARD_HOST = "127.0.0.1"
@@ -333,10 +335,13 @@ class JobLog:
     """The first OVERRIDE_LINE seen."""
 
     def emit(self, text: str) -> None:
+        """Print new log text. Megatron prints every argument at start-up (--rm-url too): credentials
+        in URLs are masked here, in the Modal log and in a failed attempt's error."""
         if not text:
             return
-        print(text, end="" if text.endswith("\n") else "\n", flush=True)
         self.printed += len(text)
+        text = redact(text)  # after counting: `printed` is an offset into the job's real logs
+        print(text, end="" if text.endswith("\n") else "\n", flush=True)
         lines = text.splitlines()
         self.tail.extend(lines)
         for line in lines:
@@ -386,7 +391,7 @@ def submit_job(spec: dict, head_ip: str, host) -> tuple[object, str]:
     client = JobSubmissionClient(f"http://127.0.0.1:{host.dashboard_port}")
     env = job_env(spec, head_ip)
     entrypoint = "python3 " + " ".join(_quote(a) for a in spec["argv"])
-    print(f"[gym] submitting: {entrypoint}", flush=True)
+    print(f"[gym] submitting: python3 {' '.join(_quote(a) for a in redact(spec['argv']))}", flush=True)
     print(describe_env(env, spec["required_env"]), flush=True)
     return client, client.submit_job(entrypoint=entrypoint, runtime_env={"env_vars": env})
 
@@ -395,7 +400,7 @@ def describe_env(env: dict[str, str], secret_names: list[str]) -> str:
     """The job environment for the log: values of plain settings, names only for secrets (also
     when a secret's value is in `env`, so a later change to the env cannot print a key)."""
     hidden = set(secret_names) | SECRET_ENV_NAMES
-    shown = ", ".join(f"{k}=<secret>" if k in hidden else f"{k}={v}" for k, v in sorted(env.items()))
+    shown = ", ".join(f"{k}=<secret>" if k in hidden else f"{k}={redact(v)}" for k, v in sorted(env.items()))
     return f"[gym] job environment: {shown}; secrets inherited from the container: {sorted(secret_names)}"
 
 

@@ -82,7 +82,7 @@ def preflight(run_app: RunApp, reasons: tuple[str, ...] = ()) -> None:
     creds = missing_credentials()
     if creds:
         reasons.append(creds)
-    else:
+    elif not reasons:  # the secrets check is the first network call: a refused launch never makes it
         reasons += _missing_secrets(run_app.secrets)
     if reasons:
         raise LaunchError(REFUSED.rstrip(" ") + "\n  - " + "\n  - ".join(reasons))

@@ -418,7 +418,9 @@ class _Logger:
             import wandb
 
             mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
-            safe = {k: v for k, v in vars(config).items() if k not in ("wandb", "dataset", "model")}
+            from gym.secrets import redact
+
+            safe = {k: redact(v) for k, v in vars(config).items() if k not in ("wandb", "dataset", "model")}
             self.wandb_run = wandb.init(project=config.wandb.project, group=config.wandb.group,
                                         entity=config.wandb.team, name=name, dir=str(run_dir), mode=mode,
                                         config=json.loads(json.dumps(safe, default=str)), reinit="finish_previous")

@@ -6,7 +6,10 @@ nothing. `pinned_flags.json` lists every flag of the pinned image's parser (slim
 Megatron-LM + SGLang), dumped from their sources by `scripts/dump_slime_flags.py`;
 `build_argv` refuses to emit anything outside it.
 
-No secret is ever part of the argv: W&B reads WANDB_API_KEY from the environment.
+No secret is ever part of the argv: W&B reads WANDB_API_KEY from the environment, and
+validation refuses secret flags in extra_args (gym.secrets). A URL with credentials (rm_url) is the
+one exception slime forces: it takes --rm-url only on the command line, so the argv holds it and
+every printed form of the argv (`format_command`, the job log) goes through `gym.secrets.redact`.
 """
 
 from __future__ import annotations
@@ -16,13 +19,11 @@ from functools import lru_cache
 from importlib import resources
 
 from gym.paths import CHECKPOINTS_PATH, SLIME_ROOT, model_dir
+from gym.secrets import SECRET_FLAGS, is_secret_flag, redact  # noqa: F401  (SECRET_FLAGS: re-exported)
 from gym.slime.config import Resolved
 
 SLIME_IMAGE = "slimerl/slime:nightly-dev-20260810a-cu129"
 """The one slime image gym launches: slime ≈ v0.3.1, SGLang 0.5.15.post1, Megatron-LM 1dcf0daf."""
-
-SECRET_FLAGS = ("--wandb-key",)
-"""Flags that would carry a secret; gym never emits them (slime also logs argv to W&B)."""
 
 
 @lru_cache(maxsize=1)
@@ -192,8 +193,8 @@ def _check_known(argv: list[str]) -> None:
                and not _is_number(a)]
     if unknown:
         raise UnknownFlagError(f"flags unknown to the pinned slime ({SLIME_IMAGE}): {unknown}")
-    secret = [a for a in argv if a.split("=", 1)[0] in SECRET_FLAGS]
-    if secret:
+    secret = [a.split("=", 1)[0] for a in argv if a.startswith("--") and is_secret_flag(a)]
+    if secret:  # the flags only: their values are the secrets
         raise UnknownFlagError(f"refusing to put a secret flag on the command line: {secret}")
 
 
@@ -206,9 +207,11 @@ def _is_number(text: str) -> bool:
 
 
 def format_command(argv: list[str]) -> str:
-    """The argv as a multi-line shell command, one flag (with its values) per line."""
+    """The argv as a multi-line shell command, one flag (with its values) per line; credentials
+    (a URL's user:password@ or ?token=) are masked (gym.secrets.redact)."""
     import shlex
 
+    argv = redact(list(argv))
     lines: list[list[str]] = [["python3", argv[0]]]
     for arg in argv[1:]:
         if arg.startswith("--") and not _is_number(arg):

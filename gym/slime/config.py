@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from gym.datasets import GSM8K, DatasetConfig
 from gym.errors import ConfigError, Problem
 from gym.models import ModelConfig, Qwen3_4B, get_model
+from gym.secrets import redact
 from gym.wandb import WandbConfig
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ DEFAULT_STEPS_PER_ROLLOUT = 4
 production run does 64 prompts × 8 samples = 512 samples in steps of 128."""
 
 TRAIN_SCRIPTS = ("train.py", "train_async.py")
+
+SEARCH_LIMIT = 100_000
+"""The most candidates the global batch derivation tries (an absurd size is reported by the rules)."""
 
 
 @dataclass
@@ -310,10 +314,17 @@ def unknown_field_problems(names: dict[str, Any]) -> list[Problem]:
 
     from gym.errors import Fix
 
+    from gym.secrets import is_secret_flag
+
     fields = [f.name for f in dataclasses.fields(SlimeConfig)] + ["actor_num_nodes"]
     out = []
     for name, value in names.items():
         flag = "--" + name.replace("_", "-")
+        if is_secret_flag(flag):  # its value is a secret: never repeated, not even as a suggestion
+            out.append(Problem((name,), f"{name} is not a SlimeConfig field, and {flag} would put a secret on "
+                               "slime's command line: gym passes keys as environment variables from Modal secrets "
+                               "(WANDB_API_KEY, HF_TOKEN)", rule="unknown_field"))
+            continue
         if name in SLIME_NAMES:
             target, how = SLIME_NAMES[name]
             fix = (Fix({target: value}),) if target == "gpus_per_node" else ()
@@ -465,7 +476,9 @@ def resolve(config: SlimeConfig) -> Resolved:
     except ConfigError as err:
         type_problems.extend(err.problems)
         model = Qwen3_4B()
-    dataset = config.dataset if config.dataset is not None else GSM8K()
+    if not isinstance(model, ModelConfig):  # e.g. model=5: check_types reported it; resolve on the default
+        model = Qwen3_4B()
+    dataset = config.dataset if isinstance(config.dataset, DatasetConfig) else GSM8K()  # else: a type problem
     derived: dict[str, str] = {}
     values: dict[str, Any] = {}
     bad = {f for p in type_problems for f in p.fields}
@@ -486,7 +499,7 @@ def resolve(config: SlimeConfig) -> Resolved:
         # TP group to split over, so follow the user instead of warning about a value they never set.
         values["sequence_parallel"] = False
         derived["sequence_parallel"] = "off: TP=1 (it splits activations over the TP group)"
-    if dataset is not config.dataset:
+    if config.dataset is None:
         derived["dataset"] = "course default (GSM8K)"
 
     gpn, nodes, colocate = values["gpus_per_node"], values["num_nodes"], values["colocate"]
@@ -515,7 +528,7 @@ def resolve(config: SlimeConfig) -> Resolved:
     _derive_rest(config, values, derived, model, dataset)
 
     full = dataclasses.replace(config, **values, dataset=dataset, model=model)
-    name = config.name if config.name is not None else _default_name(full, model, dataset, layout)
+    name = config.name if isinstance(config.name, str) else _default_name(full, model, dataset, layout)
     if config.name is None:
         derived["name"] = "model, dataset, layout and a hash of the settings"
     return Resolved(config=full, derived=derived, layout=layout, name=name, model=model,
@@ -544,7 +557,7 @@ def _derive_batch(config: SlimeConfig, values: dict, derived: dict, layout: Layo
         candidates = [k * unit for k in range(1, 4 * max(target_gbs // unit, 1) + 2)]
         if rbs is not None and isinstance(n, int) and n > 0:
             fitting = [c for c in candidates if (rbs * n) % c == 0] or [
-                c for c in range(unit, rbs * n + 1, unit) if (rbs * n) % c == 0]
+                c for c in range(unit, min(rbs * n, SEARCH_LIMIT * unit) + 1, unit) if (rbs * n) % c == 0]
             candidates = fitting or candidates
         gbs = min(candidates, key=lambda c: (abs(c - target_gbs), c))
         derived["global_batch_size"] = (
@@ -610,5 +623,5 @@ def fingerprint(config: SlimeConfig) -> dict[str, Any]:
             value = {"class": f"{type(value).__module__}.{type(value).__qualname__}", **value.state()}
         elif dataclasses.is_dataclass(value):
             value = dataclasses.asdict(value)
-        out[f.name] = value
+        out[f.name] = redact(value)  # the derived name is a hash of this: no secret goes into it
     return out

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from gym.datasets import FORMATS, LocalDataset
 from gym.errors import Fix, Problem
+from gym.secrets import redact
 from gym.slime.config import TRAIN_SCRIPTS, Resolved, SlimeConfig
 
 Rule = Callable[[Resolved], Iterable[Problem]]
@@ -61,7 +62,10 @@ def check(r: Resolved) -> list[Problem]:
     if r.type_problems:
         return list(r.type_problems)
     problems: list[Problem] = []
+    absurd = _absurd(r)
     for fn in RULES:
+        if absurd and fn.__name__ not in VALUE_RULES:
+            continue  # a count past MAX_COUNT: arithmetic over it (divisors, nearest values) means nothing
         try:
             found = list(fn(r))
         except ArithmeticError:
@@ -70,7 +74,20 @@ def check(r: Resolved) -> list[Problem]:
                 raise
             continue
         problems.extend(dataclasses.replace(p, rule=p.rule or fn.__name__) for p in found)
-    return problems
+    if absurd and not any(p.severity == "error" for p in problems):  # only derived counts are absurd
+        problems.append(Problem(("rollout_batch_size", "global_batch_size", "num_rollout"), f"a derived count exceeds {MAX_COUNT:,}: set rollout_batch_size, "
+                                "global_batch_size and num_rollout explicitly", rule="sizes_within_limits"))
+    # A NaN or inf fails comparisons too: its finite_numbers problem says it once.
+    not_finite = {p.fields[0] for p in problems if p.rule == "finite_numbers"}
+    return [p for p in problems if p.rule == "finite_numbers" or not set(p.fields[:1]) & not_finite]
+
+
+def _absurd(r: Resolved) -> bool:
+    """A count (set or derived) past MAX_COUNT: only the single-value rules run then."""
+    c = r.config
+    counts = [getattr(c, n) for n in (*POSITIVE_INTS, *NON_NEGATIVE_INTS, "lr_warmup_iters", "rollout_num_gpus")]
+    counts.append(c.rollout_batch_size * c.n_samples_per_prompt)
+    return any(isinstance(v, int) and v > MAX_COUNT for v in counts)
 
 
 # ---- Suggestions ---------------------------------------------------------------------------------
@@ -94,7 +111,11 @@ def nearest(values: Iterable[int], target: int, count: int = 3) -> list[int]:
 
 
 def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0] if n > 0 else []
+    """The divisors of n in increasing order (O(√n): n ≤ MAX_COUNT takes under 50,000 steps)."""
+    import math
+
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0] if n > 0 else []
+    return sorted(set(small + [n // d for d in small]))
 
 
 def fixes(name: str, values: Iterable) -> tuple[Fix, ...]:
@@ -153,7 +174,7 @@ def check_types(config: SlimeConfig) -> Iterator[Problem]:
         value = getattr(config, f.name)
         hint = _hints()[f.name]
         if not _type_ok(value, hint):
-            yield Problem((f.name,), f"{f.name}={value!r} has type {type(value).__name__}; "
+            yield Problem((f.name,), f"{f.name}={redact(value)!r} has type {type(value).__name__}; "
                           f"expected {_type_name(hint)}", rule="check_types")
 
 
@@ -199,6 +220,117 @@ def non_negative_values(r: Resolved) -> Iterator[Problem]:
             yield problem(name, f"0 < {name} ≤ 1 must hold; {name}={value}")
 
 
+MAX_COUNT = 2**31 - 1
+"""gym's own bound on every count and size (GPUs, batch sizes, samples per rollout, rollouts, tokens,
+intervals): 2**31 − 1, the int32 range. A decision, not a slime limit (Modal's real limit on the
+cluster is MODAL_MAX_CLUSTER_NODES): far above any run Modal can hold (the seed's production run has
+512 samples per rollout), and small enough that every rule's arithmetic stays instant (`divisors`
+is O(√n)). Above it, only the single-value rules (VALUE_RULES) run."""
+
+VALUE_RULES = ("positive_counts", "non_negative_values", "finite_numbers", "sizes_within_limits",
+               "seed_in_range", "cluster_within_modal_limit", "gpu_type_known", "temperature_positive",
+               "known_choices", "reward_defined", "custom_reward_importable", "run_name_valid", "extra_args_known",
+               "no_credentials_in_urls")
+"""Rules that read single values: they still run when a size is absurd (the others are skipped)."""
+
+NUMPY_SEED_MAX = 2**32 - 1
+"""numpy's seed range is 0..2**32 − 1 (np.random.seed); Megatron seeds numpy, torch and random with
+seed + 100 × pipeline rank (megatron/training/initialize.py, _set_random_seed), and the local backend
+seeds torch generators with seed × 1,000,003 + …, well inside torch's 64-bit range."""
+
+
+def _float_fields(value, prefix: str = "") -> Iterator[tuple[str, float, object]]:
+    """(dotted name, value, default) of every float in a config and the dataclasses inside it."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return
+    for f in dataclasses.fields(value):
+        item = getattr(value, f.name, None)
+        name = f"{prefix}{f.name}"
+        if isinstance(item, float):
+            default = f.default if isinstance(f.default, float) else None
+            yield name, item, default
+        elif dataclasses.is_dataclass(item):
+            yield from _float_fields(item, f"{name}.")
+
+
+@rule
+def finite_numbers(r: Resolved) -> Iterator[Problem]:
+    """Every float is finite: NaN and ±inf pass every comparison rule (NaN > 0 is False, so `not x > 0`
+    style checks miss it) and reach slime as `--lr nan`. Walks SlimeConfig and the configs inside it."""
+    import math
+
+    preset = r.model.slime
+    for name, value, default in _float_fields(r.config):
+        if math.isfinite(value):
+            continue
+        if default is None and not name.count(".") and isinstance(getattr(preset, name, None), float):
+            default = getattr(preset, name)
+        yield problem(name.split(".")[0] if name.startswith(("model.", "dataset.", "wandb.")) else name,
+                      f"{name}={value} must be a finite number (NaN and ±inf pass comparisons and reach slime as "
+                      f"--{name.rsplit('.', 1)[-1].replace('_', '-')} {value})",
+                      fixes(name, [default]) if default is not None and "." not in name else ())
+
+
+@rule
+def sizes_within_limits(r: Resolved) -> Iterator[Problem]:
+    """Every count, and samples per rollout = rollout_batch_size × n_samples_per_prompt, is ≤ MAX_COUNT."""
+    c = r.config
+    for name in (*POSITIVE_INTS, *NON_NEGATIVE_INTS, "lr_warmup_iters", "rollout_num_gpus"):
+        value = getattr(c, name)
+        if isinstance(value, int) and value > MAX_COUNT and name not in r.derived and name != "num_nodes":
+            # derived: its cause is reported; num_nodes: cluster_within_modal_limit says it
+            yield problem(name, f"{name}={value} must be ≤ {MAX_COUNT:,} (2**31 − 1, gym's bound on any count)",
+                          fixes(name, [_largest_fitting(r, name)]))
+    s = c.rollout_batch_size * c.n_samples_per_prompt
+    if c.rollout_batch_size <= MAX_COUNT and c.n_samples_per_prompt <= MAX_COUNT and s > MAX_COUNT:
+        if "rollout_batch_size" not in r.derived:
+            fix = Fix({"rollout_batch_size": _largest_fitting(r, "rollout_batch_size")})
+        else:  # derived from the global batch: set it explicitly, small enough
+            fix = Fix({"rollout_batch_size": max(1, MAX_COUNT // c.n_samples_per_prompt // 2)})
+        yield problem(("rollout_batch_size", "n_samples_per_prompt"),
+                      f"samples per rollout = rollout_batch_size × n_samples_per_prompt = {c.rollout_batch_size} × "
+                      f"{c.n_samples_per_prompt} = {s:,} must be ≤ {MAX_COUNT:,}", [fix])
+
+
+def _largest_fitting(r: Resolved, name: str) -> int:
+    """The largest value of `name` that keeps samples per rollout ≤ MAX_COUNT as well (a derived
+    rollout_batch_size takes DEFAULT_STEPS_PER_ROLLOUT global batches, rounded up)."""
+    from gym.slime.config import DEFAULT_STEPS_PER_ROLLOUT
+
+    c = r.config
+
+    def fits(v: int) -> int:
+        return max(1, MAX_COUNT // v) if 0 < v <= MAX_COUNT else 1
+
+    if name == "rollout_batch_size":
+        return fits(c.n_samples_per_prompt)
+    if name == "n_samples_per_prompt":
+        if "rollout_batch_size" in r.derived:  # it is up to global_batch_size prompts
+            return max(1, MAX_COUNT // (2 * DEFAULT_STEPS_PER_ROLLOUT * max(c.global_batch_size, 1)))
+        return fits(c.rollout_batch_size)
+    if name == "global_batch_size" and "rollout_batch_size" in r.derived:
+        return MAX_COUNT // (2 * DEFAULT_STEPS_PER_ROLLOUT)
+    return MAX_COUNT
+
+
+@rule
+def seed_in_range(r: Resolved) -> Iterator[Problem]:
+    """0 ≤ seed and seed + 100 × (PP − 1) ≤ 2**32 − 1 (numpy's seed range; Megatron adds 100 per stage)."""
+    problem_ = seed_problem(r.config.seed, "seed", offset=100 * max(r.layout.pp - 1, 0))
+    if problem_:
+        yield problem_
+
+
+def seed_problem(seed: int, name: str = "seed", offset: int = 0) -> Problem | None:
+    """The problem of a seed outside 0..NUMPY_SEED_MAX − offset, or None (also the CLI's --seed)."""
+    top = NUMPY_SEED_MAX - offset
+    if 0 <= seed <= top:
+        return None
+    return Problem((name,), f"0 ≤ {name} ≤ {top:,} must hold (numpy's seed range 0..2**32 − 1"
+                   + (f", minus Megatron's {offset} for the pipeline stages" if offset else "") + f"); {name}={seed}",
+                   fixes(name, [min(max(seed, 0), top)]))
+
+
 # ---- Cluster and Modal limits --------------------------------------------------------------------
 
 @rule
@@ -228,6 +360,23 @@ def gpus_per_node_limit(r: Resolved) -> Iterator[Problem]:
         yield problem(("gpus_per_node", "num_nodes"),
                       f"gpus_per_node={gpn} must be 8 when num_nodes={nodes} > 1 (Modal clusters "
                       "reserve whole 8-GPU hosts)", [Fix({"gpus_per_node": 8}), Fix({"num_nodes": 1})])
+
+
+MODAL_MAX_CLUSTER_NODES = 32
+MODAL_MAX_CLUSTER_GPUS = 256
+"""Modal's largest multi-node cluster: "Up to 32 nodes and 256 GPUs per cluster. Contact us for even
+larger clusters." (modal.com/docs/guide/multi-node-clusters)."""
+
+
+@rule
+def cluster_within_modal_limit(r: Resolved) -> Iterator[Problem]:
+    """num_nodes ≤ 32 and num_nodes × gpus_per_node ≤ 256: Modal's largest cluster."""
+    nodes, gpn = r.config.num_nodes, r.config.gpus_per_node
+    if nodes > MODAL_MAX_CLUSTER_NODES or nodes * gpn > MODAL_MAX_CLUSTER_GPUS:
+        yield problem("num_nodes", f"num_nodes × gpus_per_node = {nodes:,} × {gpn} = {nodes * gpn:,} GPUs: Modal's "
+                      f"clusters hold at most {MODAL_MAX_CLUSTER_NODES} nodes and {MODAL_MAX_CLUSTER_GPUS} GPUs "
+                      "(modal.com/docs/guide/multi-node-clusters; larger ones by arrangement with Modal)",
+                      fixes("num_nodes", [min(MODAL_MAX_CLUSTER_NODES, MODAL_MAX_CLUSTER_GPUS // max(gpn, 1))]))
 
 
 @rule
@@ -775,12 +924,50 @@ def custom_reward_importable(r: Resolved) -> Iterator[Problem]:
         yield problem("custom_rm_path", f"custom_rm_path={path!r}: module {module!r} is not importable here, so gym "
                       "cannot ship it to Modal; put it in a .py file on sys.path (e.g. next to the notebook)")
         return
-    fn = getattr(importlib.import_module(module), func, None)
+    try:
+        fn = getattr(importlib.import_module(module), func, None)
+    except (Exception, SystemExit) as err:  # the user's module: a syntax error, a failing import, an exit
+        yield problem("custom_rm_path", f"custom_rm_path={path!r}: importing {module!r} failed: {_import_error(err)}")
+        return
     if fn is None:
         yield problem("custom_rm_path", f"custom_rm_path={path!r}: module {module!r} has no {func!r}")
     elif not inspect.iscoroutinefunction(fn):
         yield problem("custom_rm_path", f"custom_rm_path={path!r} must be `async def {func}(args, sample, **kwargs)`: "
                       "slime awaits it")
+
+
+def _import_error(err: BaseException) -> str:
+    """Where and why a module failed to import: the file and line (of a syntax error, or the module's
+    own frame nearest the failure), then the exception, without a traceback."""
+    import traceback
+
+    if isinstance(err, SyntaxError):
+        return f"{err.filename} line {err.lineno}: SyntaxError: {err.msg}"
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if "importlib" not in f.filename]
+    where = f"{frames[-1].filename} line {frames[-1].lineno}: " if frames else ""
+    return f"{where}{type(err).__name__}: {err}"
+
+
+@rule
+def no_credentials_in_urls(r: Resolved) -> Iterator[Problem]:
+    """With W&B logging on, rm_url and extra_args values carry no credentials (user:password@, ?token=):
+    slime logs its arguments, --rm-url included, to the W&B run config. gym masks them wherever it
+    prints them (gym.secrets.redact)."""
+    from gym.secrets import has_credentials
+
+    if r.config.wandb is None:
+        return
+    url = r.config.rm_url
+    if url and has_credentials(url):
+        yield problem(("rm_url", "wandb"), f"rm_url={redact(url)!r} carries credentials, and slime logs its arguments "
+                      "(--rm-url too) to the W&B run config: serve the reward model without credentials in its URL, "
+                      "or score in a custom_rm_path function that reads its key from the environment, or turn W&B "
+                      "off", [Fix({"wandb": None})])
+    for value in r.config.extra_args:
+        if isinstance(value, str) and has_credentials(value):
+            yield problem(("extra_args", "wandb"), f"extra_args value {redact(value)!r} carries credentials, and slime "
+                          "logs its arguments to the W&B run config: pass the service a URL without them, or turn "
+                          "W&B off", [Fix({"wandb": None})])
 
 
 # ---- Data, eval, logging, checkpoints ------------------------------------------------------------
@@ -835,28 +1022,36 @@ def run_name_valid(r: Resolved) -> Iterator[Problem]:
     """The run name makes valid Modal names: app `<name>`, volumes `<name>-data`, `<name>-checkpoints`."""
     limit = 64 - max(len(s) for s in VOLUME_SUFFIXES)
     if not MODAL_NAME.match(r.name) or len(r.name) > limit:
-        clean = re.sub(r"[^a-zA-Z0-9._-]+", "-", r.name).strip("-")[:limit] or "run"
+        clean = re.sub(r"[^a-zA-Z0-9._-]+", "-", redact(r.name)).strip("-")[:limit] or "run"
         yield problem("name", f"name={r.name!r} must be 1-{limit} characters of letters, digits, '.', '_' or '-' "
                       "(it names the Modal app and volumes)", fixes("name", [clean]))
 
 
 @rule
 def extra_args_known(r: Resolved) -> Iterator[Problem]:
-    """extra_args: every flag is known to the pinned slime, not set by gym already, and not a secret."""
+    """extra_args: every flag is known to the pinned slime, not set by gym already, and not a secret.
+    A secret flag's value is never repeated: no message or suggestion quotes extra_args then."""
     extra = r.config.extra_args
     if not extra:
         return
-    from gym.slime.argv import SECRET_FLAGS, build_argv, pinned_flags
+    from gym.secrets import is_secret_flag, near_secret_flag
+    from gym.slime.argv import build_argv, pinned_flags
 
     known = pinned_flags()
     ours = {a for a in build_argv(r, include_extra=False) if a.startswith("--")}
+
+    def secret(flag: str) -> bool:
+        return is_secret_flag(flag) or (flag not in known and near_secret_flag(flag))
+
+    quotable = not any(a.startswith("--") and secret(a.split("=", 1)[0]) for a in extra)
     for arg in extra:
         if not arg.startswith("--"):
             continue
         flag = arg.split("=", 1)[0]
-        if flag in SECRET_FLAGS:
-            yield problem("extra_args", f"{flag} would put a secret on the command line; gym passes it as an "
-                          "environment variable from a Modal secret")
+        if secret(flag):
+            yield problem("extra_args", f"{flag} would put a secret on the command line (slime logs its arguments "
+                          "to the W&B run config; Ray's dashboard shows the command): remove it and its value. "
+                          "gym passes keys as environment variables from Modal secrets (WANDB_API_KEY, HF_TOKEN)")
         elif flag not in known:
             import difflib
 
@@ -864,7 +1059,8 @@ def extra_args_known(r: Resolved) -> Iterator[Problem]:
             hint = "".join(f"; {c} is set by gym: use the SlimeConfig field {c[2:].replace('-', '_')}"
                            for c in close[:1] if c in ours)
             yield problem("extra_args", f"{flag} is not a flag of the pinned slime (it would be silently ignored)"
-                          + hint, [Fix({"extra_args": [c if a == arg else a for a in extra]})
-                                   for c in close if c not in ours])
+                          + hint + ("" if quotable else f"; did you mean {' or '.join(close)}?" if close else ""),
+                          [Fix({"extra_args": [c if a == arg else a for a in extra]})
+                           for c in close if c not in ours and quotable])
         elif flag in ours:
             yield problem("extra_args", f"{flag} is already set by gym from a SlimeConfig field; set that field instead")
