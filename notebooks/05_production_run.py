@@ -275,8 +275,10 @@ display(Markdown(
 # The plan's price is exact (list prices, per hour of the whole cluster). How many hours is an
 # estimate: gym's performance model (`gym.perf.estimate`) works out each phase of a rollout from
 # the model's size, the GPUs' memory bandwidth and FLOPs, and efficiencies fitted to published
-# runs, assuming answers average 35% of `rollout_max_response_len` (pass
-# `mean_response_tokens=` when you know better). Evaluation and checkpoints are not counted.
+# runs. The price follows the *work*, not the cap: it assumes a mean answer length (for GSM8K,
+# gym's default workload; the line below says which) and a tail of long answers clipped at
+# `rollout_max_response_len`. Once a smoke run has logged real lengths, pass them:
+# `estimate(run, **gym.perf.workload_from(history.rows))`. Evaluation and checkpoints are not counted.
 
 # %%
 from gym.perf import estimate
@@ -288,7 +290,8 @@ display(Markdown(
     f"**{perf.step_seconds:.0f} s per rollout** ({', '.join(f'{k} {v:.0f} s' for k, v in perf.phases.items())}), "
     f"so {plan.num_rollout:,} rollouts take **~{perf.run_hours:.0f} h**: **~${perf.run_usd:,.0f}** "
     f"(${lo:,.0f}–${hi:,.0f}). Training peaks at {perf.train_memory_gib:.0f} of {perf.gpu_memory_gib:.0f} GiB "
-    "per GPU."))
+    f"per GPU. Workload: answers of {perf.mean_response_tokens:,.0f} tokens on average ({perf.workload_source}), "
+    f"the longest of a rollout ~{perf.longest_response_tokens:,.0f}."))
 
 # %%
 from gym.published import beside_markdown

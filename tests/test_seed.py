@@ -75,7 +75,7 @@ def test_seed_production_argv():
 
 def test_seed_production_build_app():
     app = seed_run().build_app()
-    assert app.name == seed_run().resolve().name
+    assert app.name == "gym-" + seed_run().resolve().name  # the run's own deployed app (launch/app.py)
     info = app.train.info()
     assert info.gpus == [("H100", 8)]
     assert info.cluster_info.size == 4 and info.cluster_info.rdma
