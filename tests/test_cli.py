@@ -87,7 +87,15 @@ def test_module_run_trains_locally_and_a_bad_row_is_one_message(tmp_path):
      "line 2: 'input' must be a string or a list of {'role', 'content'} messages"),
     ('{"question": "1 + 1?", "label": "2"}\n', "no column(s) ['input']; the columns are ['question', 'label']"),
     ("", "has no rows"),
-    ("\x00\xff\xfe binary", "line 1: not valid JSON"),
+    ("\x00\xff\xfe binary", "line 1: not UTF-8 text (byte 0xff at column 2)"),
+    ('{"input": "1 + 1?", "label": "2"}\n{"input": "caf\udcff", "label": "3"}\n',
+     "line 2: not UTF-8 text (byte 0xff at column 15)"),
+    ('{"input": [{"role": "User", "content": "1 + 1?"}], "label": "2"}\n',
+     "line 1: 'input' message 0 has role 'User'; chat templates know 'system', 'user', 'assistant', 'tool'"),
+    ('{"input": [{"role": "user", "content": 5}], "label": "2"}\n',
+     "line 1: 'input' message 0 has content 5 (int); expected text"),
+    ('{"input": "1 + 1?", "label": "2"}\n{"input": [], "label": "2"}\n',
+     "line 2: 'input' is an empty list of messages"),
 ])
 def test_run_bad_data_exits_2_naming_the_line(tmp_path, capsys, text, message):
     rows = tmp_path / "rows.jsonl"

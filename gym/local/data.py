@@ -138,7 +138,7 @@ def _prompt_problem(prompt) -> str | None:
         return "is an empty list of messages: a chat prompt needs at least one message"
     for i, m in enumerate(prompt):
         if not (isinstance(m, dict) and "role" in m and "content" in m):
-            return f"message {i} must be a {{'role', 'content'}} dict, got {m!r:.80}"
+            return f"must be a string or a list of {{'role', 'content'}} messages, got {prompt!r:.80}"
         if m["role"] not in CHAT_ROLES:
             return (f"message {i} has role {m['role']!r}; chat templates know {', '.join(map(repr, CHAT_ROLES))} "
                     "(case-sensitive)")

@@ -27,6 +27,10 @@ from gym.local.rewards import REWARD_TIMEOUT_S
 
 DEFAULT_RUNS_DIR = "runs"
 TOKENIZER_MERGES = 0
+WANDB_INIT_TIMEOUT_S = 10.0
+"""How long a local run waits for W&B online before logging offline instead (with a message): W&B's
+own default is 90 s, then a CommError traceback (measured offline: 104 s). A local run's metrics
+matter more than their upload, which `wandb sync` does later."""
 """BPE merges learned on the dataset's text on top of its characters: shorter sequences
 (faster), while digits stay single tokens."""
 
@@ -307,7 +311,9 @@ def init_ray() -> None:
     Ray runs its workers at nice 15 by default (to favour the driver); here the workers *are*
     the run, and at nice 15 they lose the CPU to Ray's own services and measurably slow down
     (60-75% per phase on 2 cores), so they get the driver's priority. No dashboard, no
-    pre-started idle workers: both cost CPU the two workers need. Objects up to 4 MiB (the tiny
+    pre-started idle workers: both cost CPU the two workers need. A RAY_ADDRESS in the environment
+    is ignored (with a note): the run is local by definition, and Ray would otherwise try to join
+    that cluster and refuse the local settings. Objects up to 4 MiB (the tiny
     model's weights are about 0.3 MB) travel inline with the task instead of through the shared
     object store: 2 ms instead of 5 ms a push here. Once started, Ray's services are moved to the
     rollout worker's cores: in the tiny runs rollout is the shorter phase, so its cores have the
@@ -316,7 +322,10 @@ def init_ray() -> None:
     """
     import ray
 
-    ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=True,
+    if os.environ.get("RAY_ADDRESS"):
+        print(f"gym local: RAY_ADDRESS={os.environ['RAY_ADDRESS']} is ignored: a local run starts its own Ray on this "
+              "machine (gym's Modal launcher starts the cluster's)", file=sys.stderr)
+    ray.init(address="local", num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=True,
              logging_level="ERROR", configure_logging=False,
              _system_config={"worker_niceness": 0, "enable_worker_prestart": False,
                              "max_direct_call_object_size": 4 << 20})
@@ -493,11 +502,23 @@ class _Logger:
         if config.wandb is not None:
             import wandb
 
+            from gym.local.folder import inside
+
             mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
             safe = {k: v for k, v in vars(config).items() if k not in ("wandb", "dataset", "model")}
-            self.wandb_run = wandb.init(project=config.wandb.project, group=config.wandb.group,
-                                        entity=config.wandb.team, name=name, dir=str(run_dir), mode=mode,
-                                        config=json.loads(json.dumps(safe, default=str)), reinit="finish_previous")
+            kwargs = dict(project=config.wandb.project, group=config.wandb.group, entity=config.wandb.team, name=name,
+                          dir=str(inside(run_dir, run_dir)), config=json.loads(json.dumps(safe, default=str)),
+                          reinit="finish_previous")
+            try:
+                self.wandb_run = wandb.init(mode=mode, settings=wandb.Settings(init_timeout=WANDB_INIT_TIMEOUT_S),
+                                            **kwargs)
+            except wandb.errors.Error as err:
+                if mode != "online":
+                    raise
+                print(f"gym local: W&B could not be reached within {WANDB_INIT_TIMEOUT_S:g} s "
+                      f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); logging offline to {run_dir}/wandb "
+                      "instead (`wandb sync` uploads it later)", file=sys.stderr)
+                self.wandb_run = wandb.init(mode="offline", **kwargs)
 
     def log(self, row: dict) -> None:
         if self.bar is not None:
