@@ -327,7 +327,7 @@ from pathlib import Path
 from gym.local.tiny import first_number_reward
 
 async def reward(args, sample, **kwargs):
-    if os.environ.get("GYM_TEST_BLOCK") and "test" in sample.dataset_source:  # the eval after rollout 7
+    if os.environ.get("GYM_TEST_BLOCK") and sample.dataset_source.endswith("_test.jsonl"):  # the eval after 7
         Path(os.environ["GYM_TEST_BLOCK"]).touch()
         time.sleep(3600)  # the test kills the run here
     return await first_number_reward(args, sample)
