@@ -136,6 +136,26 @@ def test_run_failing_reward_exits_2_naming_the_sample(tmp_path, capsys, monkeypa
     assert re.search(r"tiny_task/tiny_sums_(train|test)\.jsonl line \d+: prompt '", last) and "Traceback" not in err
 
 
+def test_a_reward_raising_system_exit_exits_2_not_3(tmp_path, capsys, monkeypatch):
+    """Exit 3 is reserved for launch refusals: a reward's SystemExit(3) used to end the CLI with 3."""
+    (tmp_path / "exit_rewards.py").write_text("async def exits(args, sample, **kwargs):\n    raise SystemExit(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(["run", *SMALL, "--set", "custom_rm_path=exit_rewards.exits", "--out-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.strip().splitlines()[-1].startswith("error: reward exit_rewards.exits raised SystemExit: 3 on rollout 0")
+
+
+def test_run_with_a_reward_timeout(tmp_path, capsys, monkeypatch):
+    (tmp_path / "hang_rewards.py").write_text("import asyncio\nasync def hangs(args, sample, **kwargs):\n"
+                                              "    await asyncio.sleep(3600)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(["run", *SMALL, "--set", "custom_rm_path=hang_rewards.hangs", "--reward-timeout", "0.5",
+                 "--out-dir", str(tmp_path / "runs")])
+    assert code == 2
+    assert "took longer than 0.5 s (reward_timeout_s)" in capsys.readouterr().err
+
+
 def test_run_resume_of_another_config_exits_2(tmp_path, capsys):
     runs = str(tmp_path / "runs")
     assert main(["run", *SMALL, "--out-dir", runs]) == 0

@@ -273,6 +273,23 @@ def reward_module(tmp_path, monkeypatch):
 
         def not_async(args, sample, **kwargs):
             return 1.0
+
+        async def huge(args, sample, **kwargs):
+            return 1e200
+
+        async def huge_int(args, sample, **kwargs):
+            return 10 ** 400
+
+        async def exits(args, sample, **kwargs):
+            raise SystemExit(3)
+
+        async def awaits_forever(args, sample, **kwargs):
+            import asyncio
+            await asyncio.sleep(3600)
+
+        async def blocks_forever(args, sample, **kwargs):
+            import time
+            time.sleep(3600)
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     return "bad_rewards"
@@ -284,6 +301,10 @@ def reward_module(tmp_path, monkeypatch):
     ("nan", r"returned nan on rollout 0, sample 0"),
     ("text", r"returned '1.0' \(str\); expected a float"),
     ("as_dict", r"returned a dict with keys \['format', 'score'\]; set reward_key"),
+    ("huge", r"returned 1e\+200, beyond float32's range \(±3.403e\+38\): rewards are trained on as float32 on "
+             r"rollout 0, sample 0 \(dataset row"),
+    ("huge_int", r"returned 1000000000\d+, beyond float32's range"),
+    ("exits", r"raised SystemExit: 3 on rollout 0, sample 0 \(dataset row"),
 ])
 def test_bad_reward_names_the_sample(reward_module, tiny, tmp_path, fn, pattern):
     with pytest.raises(RewardError, match=pattern):
@@ -298,6 +319,47 @@ def test_dict_reward_with_key(reward_module, tiny, tmp_path):
 def test_reward_that_is_not_async_is_refused(reward_module, tiny, tmp_path):
     with pytest.raises(ConfigError, match="must be `async def not_async"):
         run(tiny(custom_rm_path=f"{reward_module}.not_async"), tmp_path)
+
+
+@pytest.mark.parametrize("fn", ["awaits_forever", "blocks_forever"])
+def test_a_reward_over_its_timeout_names_the_sample(reward_module, tiny, tmp_path, fn):
+    """A reward that never returns hung the run (both layouts; the split one is
+    tests/test_local_folder.py's kill test, whose reward blocks in a Ray actor)."""
+    import time
+
+    began = time.monotonic()
+    with pytest.raises(RewardError, match=rf"reward {reward_module}.{fn} took longer than 0.5 s \(reward_timeout_s\) "
+                                          r"and was abandoned on rollout 0, sample 0 \(dataset row"):
+        run(tiny(custom_rm_path=f"{reward_module}.{fn}"), tmp_path, reward_timeout_s=0.5)
+    assert time.monotonic() - began < 60
+    with pytest.raises(ValueError, match="reward_timeout_s=0 must be a positive number of seconds"):
+        run(tiny(), tmp_path, reward_timeout_s=0)
+
+
+def test_non_finite_weights_stop_the_run_naming_the_rollout_and_are_never_saved(tiny, tmp_path):
+    from gym.local.workers import TrainingError
+
+    with pytest.raises(TrainingError, match=r"training on rollout 0 made weights non-finite \(NaN or inf\)"):
+        run(tiny(name="diverges", lr=1e20, save_interval=1), tmp_path)
+    assert not list((tmp_path / "runs" / "diverges").glob("checkpoint*"))
+
+
+def test_resuming_a_finished_run_says_it_is_finished(request, tiny, tmp_path, capsys):
+    """Resuming a finished split run crashed with KeyError (the colocated one said nothing)."""
+    request.getfixturevalue("ray_session")
+    for colocate in (True, False):
+        config = tiny(name=f"done-{colocate}", colocate=colocate, num_rollout=2)
+        first = run(config, tmp_path)
+        again = run(config, tmp_path, resume=True)
+        assert f"run 'done-{colocate}' is finished: 2 of 2 rollouts done" in capsys.readouterr().err
+        assert again.rows == first.rows
+
+
+def test_no_eval_means_no_evaluation_at_all(tiny, tmp_path):
+    """eval_interval=0 (the CLI's --no-eval) still evaluated once before training."""
+    history = run(tiny(eval_interval=0, num_rollout=2), tmp_path)
+    assert not [k for row in history.rows for k in row if k.startswith("eval/")]
+    assert "eval" not in {s["phase"] for s in history.timeline}
 
 
 # ---- pieces --------------------------------------------------------------------------------------
