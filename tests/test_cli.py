@@ -190,3 +190,12 @@ def test_an_error_from_the_modal_client_exits_3_without_a_traceback(capsys, monk
     monkeypatch.setattr(launcher, "launch", lambda config, **kw: 1 / 0)  # a bug keeps its traceback
     with pytest.raises(ZeroDivisionError):
         main(["run", "--backend", "modal", "--rollouts", "1", "--max-usd", "500"])
+
+
+def test_ray_address_is_ignored_by_the_split_local_run(tmp_path):
+    """RAY_ADDRESS set with --no-colocate crashed with Ray's traceback (it tried to join that cluster)."""
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:1"}
+    out = subprocess.run([sys.executable, "-m", "gym", "run", "--no-colocate", *SMALL, "--out-dir",
+                          str(tmp_path / "runs")], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "RAY_ADDRESS=127.0.0.1:1 is ignored: a local run starts its own Ray" in out.stderr

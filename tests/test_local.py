@@ -128,6 +128,28 @@ def test_wandb_logs_offline_and_never_records_the_key(tiny, tmp_path, monkeypatc
     assert secret.encode() not in records
 
 
+def test_wandb_unreachable_falls_back_to_offline_quickly(tiny, tmp_path, monkeypatch, capsys):
+    """A W&B key with no network ended a run after 104 s with a CommError traceback. Unreachable here
+    is a closed port on this machine (connection refused): nothing leaves it."""
+    import time
+
+    import wandb
+
+    from gym import WandbConfig
+    from gym.local import runner
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setattr(runner, "WANDB_INIT_TIMEOUT_S", 2.0)
+    began = time.monotonic()
+    history = run(tiny(wandb=WandbConfig(project="gym-test", group="g"), num_rollout=1), tmp_path)
+    wandb.teardown()
+    assert len(history.rows) == 1 and time.monotonic() - began < 90
+    assert "W&B could not be reached within 2 s" in capsys.readouterr().err
+    assert list((history.run_dir / "wandb").glob("offline-run-*"))
+
+
 def test_kl_loss_is_logged(tiny, tmp_path):
     history = run(tiny(use_kl_loss=True, kl_loss_coef=0.01, num_rollout=2, global_batch_size=32), tmp_path)
     assert all("train/kl_loss" in row for row in history.rows)
@@ -254,6 +276,54 @@ def test_invalid_config_fails_before_anything(tiny, tmp_path):
     with pytest.raises(ConfigError):
         run(tiny(global_batch_size=12), tmp_path)
     assert not (tmp_path / "runs").exists()
+
+
+def _sums(path: Path, long_lines=(), long_text="x" * 60) -> Path:
+    """Nine short sums, with `long_text` as the prompt on the given lines (from 1)."""
+    rows = [{"input": long_text if i + 1 in long_lines else f"What is {i} + 1?", "label": str(i + 1)}
+            for i in range(9)]
+    return _jsonl(path, rows)
+
+
+def test_prompts_over_rollout_max_prompt_len_are_skipped_as_slime_skips_them_and_named(tiny, tmp_path, capsys):
+    """slime's Dataset drops a prompt of more than --rollout-max-prompt-len tokens (slime/utils/data.py);
+    the local run does too, and names them."""
+    data = _sums(tmp_path / "rows.jsonl", long_lines=(3, 7))
+    history = run(tiny(dataset=LocalDataset(data, input_key="input", label_key="label"), rollout_max_prompt_len=40,
+                       num_rollout=1), tmp_path)
+    assert len(history.rows) == 1
+    err = capsys.readouterr().err
+    assert f"2 of 9 prompts of {data} are longer than rollout_max_prompt_len=40 tokens (line 3, line 7); they are " \
+           "skipped, as slime skips them" in err
+    everything = _sums(tmp_path / "long.jsonl", long_lines=range(1, 10))
+    with pytest.raises(DataError, match=r"every prompt is too long: 9 of 9 prompts .* \(line 1, line 2, .*line 9\)"):
+        run(tiny(dataset=LocalDataset(everything, input_key="input", label_key="label"), rollout_max_prompt_len=40),
+            tmp_path)
+
+
+def test_prompt_length_is_bounded_when_rollout_max_prompt_len_is_unset(tiny, tmp_path, capsys):
+    """A 10 kB prompt asked for 12.8 GB and a 50 MB line drove the process to the OOM killer: unset,
+    the limit is the tiny model's context, and text that cannot fit is not even tokenized."""
+    import time
+
+    data = _sums(tmp_path / "rows.jsonl", long_lines=(2,), long_text="1 + " * 2_000_000)  # an 8 MB line
+    began = time.monotonic()
+    history = run(tiny(dataset=LocalDataset(data, input_key="input", label_key="label"), num_rollout=1), tmp_path)
+    assert len(history.rows) == 1 and time.monotonic() - began < 120
+    assert "1 of 9 prompts" in capsys.readouterr().err
+    data = _sums(tmp_path / "rows.jsonl", long_lines=(5,), long_text="y" * 600)
+    run(tiny(name="kB", dataset=LocalDataset(data, input_key="input", label_key="label"), num_rollout=1), tmp_path)
+    assert (f"1 of 9 prompts of {data} are longer than 512 (the tiny model's context; rollout_max_prompt_len is "
+            "unset) tokens (line 5)") in capsys.readouterr().err
+
+
+def test_evaluate_local_limit_must_be_at_least_one(tiny, tmp_path):
+    from gym.errors import UserError
+    from gym.local.evaluate import evaluate_local
+
+    for limit in (0, -1, 1.5):
+        with pytest.raises(UserError, match=f"limit={limit!r} must be None"):
+            evaluate_local(tiny(), tmp_path / "data" / "tiny_sums_test.jsonl", out_dir=tmp_path / "runs", limit=limit)
 
 
 @pytest.fixture
