@@ -236,8 +236,10 @@ def run_locally(args) -> int:
 
     timeout = {} if args.reward_timeout is None else {"reward_timeout_s": args.reward_timeout}
     history = run_local(config, seed=args.seed, resume=args.resume, out_dir=args.out_dir, **timeout)
-    reward_png = history.run_dir / "reward.png"
-    timeline_png = history.run_dir / "timeline.png"
+    from gym.local.folder import inside
+
+    reward_png = inside(history.run_dir, history.run_dir / "reward.png")
+    timeline_png = inside(history.run_dir, history.run_dir / "timeline.png")
     history.reward_curve().savefig(reward_png, dpi=120)
     history.timeline_chart().savefig(timeline_png, dpi=120)
     first, last = history.window_mean(), history.window_mean(last=True)

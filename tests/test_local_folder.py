@@ -251,65 +251,75 @@ from pathlib import Path
 from gym.local import folder, run_local
 from gym.local.tiny import tiny_config
 
-point, mode = sys.argv[1], sys.argv[2]
+point = sys.argv[1]
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
-on_rollout = None
-if mode == "fresh":
-    if point == "row":  # the row of rollout 3 is written; its checkpoint is not committed
-        on_rollout = lambda row: row["rollout_id"] == 3 and die()
-    real_commit, real_rename, real_rmtree = folder.commit_checkpoint, Path.rename, shutil.rmtree
-    commits, renames = [], []
-    def commit(run_dir, tmp, ckpt):
-        commits.append(tmp)
-        renames.clear()
-        if len(commits) == 2 and point == "tmp-written":  # the checkpoint after rollout 3, written whole
-            die()
-        real_commit(run_dir, tmp, ckpt)
-    def rename(self, target):
-        out = real_rename(self, target)
-        renames.append(target)
-        if len(commits) == 2 and ((point == "old-renamed" and len(renames) == 1)  # checkpoint -> .old
-                                  or (point == "new-in-place" and len(renames) == 2)):  # tmp -> checkpoint
-            die()
-        return out
-    def rmtree(path, *args, **kwargs):
-        if len(commits) == 2 and point == "old-half-removed" and str(path).endswith("checkpoint.old"):
-            (Path(path) / "model.pt").unlink()
-            die()
-        return real_rmtree(path, *args, **kwargs)
-    folder.commit_checkpoint, Path.rename, shutil.rmtree = commit, rename, rmtree
+# This process's checkpoints come after its 2nd and 4th rollout; each point is in the second one.
+rows, commits, renames = [], [], []
+def on_rollout(row):
+    rows.append(row["rollout_id"])
+    if point == "row" and len(rows) == 4:  # the row is written; its checkpoint is not committed
+        die()
+real_commit, real_rename, real_rmtree = folder.commit_checkpoint, Path.rename, shutil.rmtree
+def commit(run_dir, tmp, ckpt):
+    commits.append(tmp)
+    renames.clear()
+    if len(commits) == 2 and point == "tmp-written":  # written whole, not committed
+        die()
+    real_commit(run_dir, tmp, ckpt)
+def rename(self, target):
+    out = real_rename(self, target)
+    renames.append(target)
+    if len(commits) == 2 and ((point == "old-renamed" and len(renames) == 1)  # checkpoint -> checkpoint.old
+                              or (point == "new-in-place" and len(renames) == 2)):  # tmp -> checkpoint
+        die()
+    return out
+def rmtree(path, *args, **kwargs):
+    if len(commits) == 2 and point == "old-half-removed" and str(path).endswith("checkpoint.old"):
+        (Path(path) / "model.pt").unlink()
+        die()
+    return real_rmtree(path, *args, **kwargs)
+folder.commit_checkpoint, Path.rename, shutil.rmtree = commit, rename, rmtree
 
 config = tiny_config({data!r}, **{config!r})
-run_local(config, out_dir={runs!r}, progress=False, threads=1, on_rollout=on_rollout, resume=mode == "resume")
+run_local(config, out_dir={runs!r}, progress=False, threads=1, on_rollout=on_rollout, resume=point != "fresh")
 """
-POINTS = {"row": 2, "tmp-written": 2, "old-renamed": 2, "new-in-place": 4, "old-half-removed": 4}
-"""Each kill point, and the rollout the resumed run starts from (checkpoints after rollouts 1 and 3)."""
+POINTS = [("row", 2), ("tmp-written", 2), ("old-renamed", 2), ("new-in-place", 4), ("old-half-removed", 4)]
+"""Each kill point, and how many rollouts past its start the killed process leaves checkpointed."""
 
 
-@pytest.mark.parametrize("point", list(POINTS))
 @pytest.mark.parametrize("colocate", [True, False], ids=["colocated", "split"])
-def test_a_kill_at_any_point_of_the_row_and_checkpoint_writes_loses_and_repeats_nothing(tmp_path, colocate, point):
-    settings = dict(rollout_batch_size=4, n_samples_per_prompt=2, global_batch_size=8, num_rollout=6,
+def test_a_kill_at_any_point_of_the_row_and_checkpoint_writes_loses_and_repeats_nothing(tmp_path, colocate):
+    """One run killed (SIGKILL) at each point of the row and checkpoint writes in turn: the row
+    written but its checkpoint not; the checkpoint written but not committed; the last checkpoint
+    renamed to .old; the new one in place; .old half removed. Each kill is resumed by the next
+    process (itself killed at the next point), then a last one finishes: every rollout exactly
+    once, in order, and no checkpoint folder left over. (A chain: one Ray start per kill.)"""
+    n = 16
+    settings = dict(rollout_batch_size=4, n_samples_per_prompt=2, global_batch_size=8, num_rollout=n,
                     save_interval=2, eval_interval=None, colocate=colocate, name="killed")
     script = tmp_path / "job.py"
     script.write_text(KILL_AT_POINT.format(data=str(tmp_path / "data"), config=settings, runs=str(tmp_path / "runs")))
-    fresh = subprocess.Popen([sys.executable, str(script), point, "fresh"], env=ENV, start_new_session=True,
-                             stderr=subprocess.PIPE, text=True)
-    try:
-        err = fresh.communicate(timeout=600)[1]
-    finally:
-        _kill_group(fresh)  # what the killed driver started (Ray) goes too
-    assert fresh.returncode == -signal.SIGKILL, err[-2000:]
     run_dir = tmp_path / "runs" / "killed"
-    assert folder.read_checkpoint_state(run_dir / "checkpoint")["next_rollout_id"] == POINTS[point]
-    assert rollout_ids(run_dir)[:POINTS[point]] == list(range(POINTS[point]))  # the checkpoint's rows are there
-    subprocess.run([sys.executable, str(script), point, "resume"], env=ENV, check=True, timeout=600,
-                   capture_output=True)
+    start = 0
+    for point, done in POINTS:
+        log = tmp_path / f"{point}.log"  # a file, not a pipe: Ray's processes would hold a pipe open
+        with log.open("w") as stderr:
+            proc = subprocess.Popen([sys.executable, str(script), point], env=ENV, start_new_session=True,
+                                    stderr=stderr)
+            try:
+                proc.wait(timeout=600)
+            finally:
+                _kill_group(proc)  # what the killed driver started (Ray) goes too
+        assert proc.returncode == -signal.SIGKILL, f"{point}: {log.read_text()[-2000:]}"
+        start += done
+        assert folder.read_checkpoint_state(run_dir / "checkpoint")["next_rollout_id"] == start, point
+        assert rollout_ids(run_dir)[:start] == list(range(start)), point  # the checkpoint's rows are all there
+    subprocess.run([sys.executable, str(script), "resume"], env=ENV, check=True, timeout=600, capture_output=True)
     history = History.load(run_dir)
-    assert [r["rollout_id"] for r in history.rows] == list(range(6))
-    assert [s["rollout_id"] for s in history.timeline if s["phase"] == "rollout"] == list(range(6))
+    assert [r["rollout_id"] for r in history.rows] == list(range(n))
+    assert [s["rollout_id"] for s in history.timeline if s["phase"] == "rollout"] == list(range(n))
     assert sorted(p.name for p in run_dir.glob("checkpoint*")) == ["checkpoint"]
 
 

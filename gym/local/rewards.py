@@ -148,6 +148,9 @@ def load_custom_reward(path: str) -> Callable:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise RewardError(f"custom_rm_path={path!r}: cannot import {module_name!r}: {err}") from err
+    except Exception as err:  # a syntax error, or an error the module raises as it is imported
+        raise RewardError(f"custom_rm_path={path!r}: importing {module_name!r} failed: {type(err).__name__}: "
+                          f"{err}") from err
     fn = getattr(module, name, None)
     if fn is None:
         raise RewardError(f"custom_rm_path={path!r}: {module_name!r} has no {name!r}")
