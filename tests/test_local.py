@@ -317,6 +317,18 @@ def test_prompt_length_is_bounded_when_rollout_max_prompt_len_is_unset(tiny, tmp
             "unset) tokens (line 5)") in capsys.readouterr().err
 
 
+def test_a_reward_module_that_fails_to_import_is_a_reward_error(tmp_path, monkeypatch):
+    from gym.local.rewards import load_custom_reward
+
+    (tmp_path / "broken_syntax.py").write_text("async def f(args, sample:\n")
+    (tmp_path / "broken_import.py").write_text("raise RuntimeError('no GPU here')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(RewardError, match=r"importing 'broken_syntax' failed: SyntaxError"):
+        load_custom_reward("broken_syntax.f")
+    with pytest.raises(RewardError, match=r"importing 'broken_import' failed: RuntimeError: no GPU here"):
+        load_custom_reward("broken_import.f")
+
+
 def test_evaluate_local_limit_must_be_at_least_one(tiny, tmp_path):
     from gym.errors import UserError
     from gym.local.evaluate import evaluate_local
