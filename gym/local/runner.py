@@ -185,6 +185,8 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
                 start = state["next_rollout_id"]
                 folder.drop_previous(run_dir)  # a stale copy: this run has its own checkpoint
         if state is None:
+            if resume:
+                print(f"gym local: no checkpoint in {ckpt_dir}: starting {r.name!r} from rollout 0", file=sys.stderr)
             folder.keep_aside(run_dir)
         try:
             history = _run_in_folder(r, run_dir, state, start, fingerprint, notes,
