@@ -261,9 +261,12 @@ def run_locally(args) -> int:
     print("\nRunning it locally: the same config, on a tiny random model of the same architecture.\n")
     from gym.local.runner import run_local
 
-    history = run_local(config, seed=args.seed, resume=args.resume, out_dir=args.out_dir)
-    reward_png = history.run_dir / "reward.png"
-    timeline_png = history.run_dir / "timeline.png"
+    timeout = {} if args.reward_timeout is None else {"reward_timeout_s": args.reward_timeout}
+    history = run_local(config, seed=args.seed, resume=args.resume, out_dir=args.out_dir, **timeout)
+    from gym.local.folder import inside
+
+    reward_png = inside(history.run_dir, history.run_dir / "reward.png")
+    timeline_png = inside(history.run_dir, history.run_dir / "timeline.png")
     history.reward_curve().savefig(reward_png, dpi=120)
     history.timeline_chart().savefig(timeline_png, dpi=120)
     first, last = history.window_mean(), history.window_mean(last=True)
@@ -304,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--seed", type=int, default=0, help="local: model init, prompt order and sampling")
     p_run.add_argument("--resume", action="store_true", help="local: continue from the run's last checkpoint")
     p_run.add_argument("--out-dir", default="runs", help="local: where runs/<name>/ goes")
+    p_run.add_argument("--reward-timeout", type=float, default=None, metavar="SECONDS",
+                       help="local: the most seconds one reward call may take (default: 60)")
     p_run.set_defaults(func=cmd_run)
     p_smoke = sub.add_parser("smoke", help="the smoke run on Modal: Qwen3-0.6B, 2 rollouts + 1 resumed, "
                                            "its price bound first")

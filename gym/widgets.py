@@ -7,7 +7,8 @@
 Every change rebuilds the config (the original is never modified), re-validates it, and updates
 the problems (each with one-click fixes), the plan table, the GPU map, the price and run
 estimate, and the equivalent Python code, in place. Launch runs the chosen backend: local
-(streams progress and the reward curve; a relaunch stops the previous run first) or Modal
+(streams progress and the reward curve; a relaunch stops the previous run first, waiting in the
+background, never blocking the kernel) or Modal
 (detached; says exactly what is missing when it cannot launch).
 
 Modal launches are always bounded: the panel shows the run's cost bound (the estimate's upper
@@ -41,7 +42,8 @@ class ControlPanel:
     curve_every: int = 10
     """A local run redraws its reward curve every this many rollouts (and once at the end)."""
     stop_timeout_s: float = 300
-    """How long a relaunch waits for the previous local run to finish its current rollout."""
+    """How long a relaunch waits (in the background: the kernel stays free) for the previous local run
+    to finish its current rollout before giving up on starting the new one."""
 
     def __init__(self, config: SlimeConfig | None = None, *, runs_dir: str = "runs"):
         self.base = config if config is not None else SlimeConfig()
@@ -294,13 +296,18 @@ class ControlPanel:
                              f"<a href='{link}' target='_blank'>Modal dashboard</a>")
 
     def _launch_local(self) -> None:
-        if not self.stop(timeout=self.stop_timeout_s):  # never two runs writing one run folder
-            self.status.value = (f"the previous run did not stop within {self.stop_timeout_s:.0f} s; "
-                                 "nothing new was started")
-            return
+        """Start a local run in a thread; the kernel is never blocked. A run still going is asked to
+        stop after its current rollout, and the new one starts once it has (waited for in the new
+        run's thread, at most `stop_timeout_s`; a run that does not stop by then is reported and left
+        to end on its own, a daemon thread: nothing new is started over it)."""
+        previous = self._run_thread if self._run_thread is not None and self._run_thread.is_alive() else None
+        if previous is not None:
+            self._stop.set()
         config = self.config
-        self._stop = threading.Event()
-        self.status.value = f"starting a local run of {html.escape(config.resolve().name)} …"
+        stop = self._stop = threading.Event()
+        name = html.escape(config.resolve().name)
+        self.status.value = (f"stopping the previous run (after its current rollout), then starting {name} …"
+                             if previous is not None else f"starting a local run of {name} …")
 
         def on_rollout(row: dict) -> None:
             reward = row.get("rollout/raw_reward", float("nan"))
@@ -312,9 +319,17 @@ class ControlPanel:
         def job() -> None:
             from gym.local.runner import run_local
 
+            if previous is not None:
+                previous.join(self.stop_timeout_s)
+                if previous.is_alive():
+                    self.status.value = (f"the previous run did not stop within {self.stop_timeout_s:.0f} s (it is "
+                                         "left to end on its own); nothing new was started")
+                    return
+            if stop.is_set():  # relaunched again meanwhile: the newer launch runs instead
+                return
             try:
                 self.history = run_local(config, out_dir=self.runs_dir, progress=False, on_rollout=on_rollout,
-                                         stop=self._stop)
+                                         stop=stop)
                 self._draw_curve()
                 self.status.value = html.escape(self.history.summary())
             except Exception as err:  # shown in the panel: a run's error must not vanish in a thread

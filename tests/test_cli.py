@@ -87,7 +87,15 @@ def test_module_run_trains_locally_and_a_bad_row_is_one_message(tmp_path):
      "line 2: 'input' must be a string or a list of {'role', 'content'} messages"),
     ('{"question": "1 + 1?", "label": "2"}\n', "no column(s) ['input']; the columns are ['question', 'label']"),
     ("", "has no rows"),
-    ("\x00\xff\xfe binary", "line 1: not valid JSON"),
+    ("\x00\xff\xfe binary", "line 1: not UTF-8 text (byte 0xff at column 2)"),
+    ('{"input": "1 + 1?", "label": "2"}\n{"input": "caf\udcff", "label": "3"}\n',
+     "line 2: not UTF-8 text (byte 0xff at column 15)"),
+    ('{"input": [{"role": "User", "content": "1 + 1?"}], "label": "2"}\n',
+     "line 1: 'input' message 0 has role 'User'; chat templates know 'system', 'user', 'assistant', 'tool'"),
+    ('{"input": [{"role": "user", "content": 5}], "label": "2"}\n',
+     "line 1: 'input' message 0 has content 5 (int); expected text"),
+    ('{"input": "1 + 1?", "label": "2"}\n{"input": [], "label": "2"}\n',
+     "line 2: 'input' is an empty list of messages"),
 ])
 def test_run_bad_data_exits_2_naming_the_line(tmp_path, capsys, text, message):
     rows = tmp_path / "rows.jsonl"
@@ -128,6 +136,26 @@ def test_run_failing_reward_exits_2_naming_the_sample(tmp_path, capsys, monkeypa
     assert re.search(r"tiny_task/tiny_sums_(train|test)\.jsonl line \d+: prompt '", last) and "Traceback" not in err
 
 
+def test_a_reward_raising_system_exit_exits_2_not_3(tmp_path, capsys, monkeypatch):
+    """Exit 3 is reserved for launch refusals: a reward's SystemExit(3) used to end the CLI with 3."""
+    (tmp_path / "exit_rewards.py").write_text("async def exits(args, sample, **kwargs):\n    raise SystemExit(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(["run", *SMALL, "--set", "custom_rm_path=exit_rewards.exits", "--out-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.strip().splitlines()[-1].startswith("error: reward exit_rewards.exits raised SystemExit: 3 on rollout 0")
+
+
+def test_run_with_a_reward_timeout(tmp_path, capsys, monkeypatch):
+    (tmp_path / "hang_rewards.py").write_text("import asyncio\nasync def hangs(args, sample, **kwargs):\n"
+                                              "    await asyncio.sleep(3600)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(["run", *SMALL, "--set", "custom_rm_path=hang_rewards.hangs", "--reward-timeout", "0.5",
+                 "--out-dir", str(tmp_path / "runs")])
+    assert code == 2
+    assert "took longer than 0.5 s (reward_timeout_s)" in capsys.readouterr().err
+
+
 def test_run_resume_of_another_config_exits_2(tmp_path, capsys):
     runs = str(tmp_path / "runs")
     assert main(["run", *SMALL, "--out-dir", runs]) == 0
@@ -162,3 +190,12 @@ def test_an_error_from_the_modal_client_exits_3_without_a_traceback(capsys, monk
     monkeypatch.setattr(launcher, "launch", lambda config, **kw: 1 / 0)  # a bug keeps its traceback
     with pytest.raises(ZeroDivisionError):
         main(["run", "--backend", "modal", "--rollouts", "1", "--max-usd", "500"])
+
+
+def test_ray_address_is_ignored_by_the_split_local_run(tmp_path):
+    """RAY_ADDRESS set with --no-colocate crashed with Ray's traceback (it tried to join that cluster)."""
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:1"}
+    out = subprocess.run([sys.executable, "-m", "gym", "run", "--no-colocate", *SMALL, "--out-dir",
+                          str(tmp_path / "runs")], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "RAY_ADDRESS=127.0.0.1:1 is ignored: a local run starts its own Ray" in out.stderr

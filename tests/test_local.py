@@ -128,6 +128,28 @@ def test_wandb_logs_offline_and_never_records_the_key(tiny, tmp_path, monkeypatc
     assert secret.encode() not in records
 
 
+def test_wandb_unreachable_falls_back_to_offline_quickly(tiny, tmp_path, monkeypatch, capsys):
+    """A W&B key with no network ended a run after 104 s with a CommError traceback. Unreachable here
+    is a closed port on this machine (connection refused): nothing leaves it."""
+    import time
+
+    import wandb
+
+    from gym import WandbConfig
+    from gym.local import runner
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setattr(runner, "WANDB_INIT_TIMEOUT_S", 2.0)
+    began = time.monotonic()
+    history = run(tiny(wandb=WandbConfig(project="gym-test", group="g"), num_rollout=1), tmp_path)
+    wandb.teardown()
+    assert len(history.rows) == 1 and time.monotonic() - began < 90
+    assert "W&B could not be reached within 2 s" in capsys.readouterr().err
+    assert list((history.run_dir / "wandb").glob("offline-run-*"))
+
+
 def test_kl_loss_is_logged(tiny, tmp_path):
     history = run(tiny(use_kl_loss=True, kl_loss_coef=0.01, num_rollout=2, global_batch_size=32), tmp_path)
     assert all("train/kl_loss" in row for row in history.rows)
@@ -256,6 +278,66 @@ def test_invalid_config_fails_before_anything(tiny, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def _sums(path: Path, long_lines=(), long_text="x" * 60) -> Path:
+    """Nine short sums, with `long_text` as the prompt on the given lines (from 1)."""
+    rows = [{"input": long_text if i + 1 in long_lines else f"What is {i} + 1?", "label": str(i + 1)}
+            for i in range(9)]
+    return _jsonl(path, rows)
+
+
+def test_prompts_over_rollout_max_prompt_len_are_skipped_as_slime_skips_them_and_named(tiny, tmp_path, capsys):
+    """slime's Dataset drops a prompt of more than --rollout-max-prompt-len tokens (slime/utils/data.py);
+    the local run does too, and names them."""
+    data = _sums(tmp_path / "rows.jsonl", long_lines=(3, 7))
+    history = run(tiny(dataset=LocalDataset(data, input_key="input", label_key="label"), rollout_max_prompt_len=40,
+                       num_rollout=1), tmp_path)
+    assert len(history.rows) == 1
+    err = capsys.readouterr().err
+    assert f"2 of 9 prompts of {data} are longer than rollout_max_prompt_len=40 tokens (line 3, line 7); they are " \
+           "skipped, as slime skips them" in err
+    everything = _sums(tmp_path / "long.jsonl", long_lines=range(1, 10))
+    with pytest.raises(DataError, match=r"every prompt is too long: 9 of 9 prompts .* \(line 1, line 2, .*line 9\)"):
+        run(tiny(dataset=LocalDataset(everything, input_key="input", label_key="label"), rollout_max_prompt_len=40),
+            tmp_path)
+
+
+def test_prompt_length_is_bounded_when_rollout_max_prompt_len_is_unset(tiny, tmp_path, capsys):
+    """A 10 kB prompt asked for 12.8 GB and a 50 MB line drove the process to the OOM killer: unset,
+    the limit is the tiny model's context, and text that cannot fit is not even tokenized."""
+    import time
+
+    data = _sums(tmp_path / "rows.jsonl", long_lines=(2,), long_text="1 + " * 2_000_000)  # an 8 MB line
+    began = time.monotonic()
+    history = run(tiny(dataset=LocalDataset(data, input_key="input", label_key="label"), num_rollout=1), tmp_path)
+    assert len(history.rows) == 1 and time.monotonic() - began < 120
+    assert "1 of 9 prompts" in capsys.readouterr().err
+    data = _sums(tmp_path / "rows.jsonl", long_lines=(5,), long_text="y" * 600)
+    run(tiny(name="kB", dataset=LocalDataset(data, input_key="input", label_key="label"), num_rollout=1), tmp_path)
+    assert (f"1 of 9 prompts of {data} are longer than 512 (the tiny model's context; rollout_max_prompt_len is "
+            "unset) tokens (line 5)") in capsys.readouterr().err
+
+
+def test_a_reward_module_that_fails_to_import_is_a_reward_error(tmp_path, monkeypatch):
+    from gym.local.rewards import load_custom_reward
+
+    (tmp_path / "broken_syntax.py").write_text("async def f(args, sample:\n")
+    (tmp_path / "broken_import.py").write_text("raise RuntimeError('no GPU here')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(RewardError, match=r"importing 'broken_syntax' failed: SyntaxError"):
+        load_custom_reward("broken_syntax.f")
+    with pytest.raises(RewardError, match=r"importing 'broken_import' failed: RuntimeError: no GPU here"):
+        load_custom_reward("broken_import.f")
+
+
+def test_evaluate_local_limit_must_be_at_least_one(tiny, tmp_path):
+    from gym.errors import UserError
+    from gym.local.evaluate import evaluate_local
+
+    for limit in (0, -1, 1.5):
+        with pytest.raises(UserError, match=f"limit={limit!r} must be None"):
+            evaluate_local(tiny(), tmp_path / "data" / "tiny_sums_test.jsonl", out_dir=tmp_path / "runs", limit=limit)
+
+
 @pytest.fixture
 def reward_module(tmp_path, monkeypatch):
     (tmp_path / "bad_rewards.py").write_text(textwrap.dedent("""
@@ -273,6 +355,23 @@ def reward_module(tmp_path, monkeypatch):
 
         def not_async(args, sample, **kwargs):
             return 1.0
+
+        async def huge(args, sample, **kwargs):
+            return 1e200
+
+        async def huge_int(args, sample, **kwargs):
+            return 10 ** 400
+
+        async def exits(args, sample, **kwargs):
+            raise SystemExit(3)
+
+        async def awaits_forever(args, sample, **kwargs):
+            import asyncio
+            await asyncio.sleep(3600)
+
+        async def blocks_forever(args, sample, **kwargs):
+            import time
+            time.sleep(3600)
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     return "bad_rewards"
@@ -284,6 +383,10 @@ def reward_module(tmp_path, monkeypatch):
     ("nan", r"returned nan on rollout 0, sample 0"),
     ("text", r"returned '1.0' \(str\); expected a float"),
     ("as_dict", r"returned a dict with keys \['format', 'score'\]; set reward_key"),
+    ("huge", r"returned 1e\+200, beyond float32's range \(±3.403e\+38\): rewards are trained on as float32 on "
+             r"rollout 0, sample 0 \(dataset row"),
+    ("huge_int", r"returned 1000000000\d+, beyond float32's range"),
+    ("exits", r"raised SystemExit: 3 on rollout 0, sample 0 \(dataset row"),
 ])
 def test_bad_reward_names_the_sample(reward_module, tiny, tmp_path, fn, pattern):
     with pytest.raises(RewardError, match=pattern):
@@ -298,6 +401,47 @@ def test_dict_reward_with_key(reward_module, tiny, tmp_path):
 def test_reward_that_is_not_async_is_refused(reward_module, tiny, tmp_path):
     with pytest.raises(ConfigError, match="must be `async def not_async"):
         run(tiny(custom_rm_path=f"{reward_module}.not_async"), tmp_path)
+
+
+@pytest.mark.parametrize("fn", ["awaits_forever", "blocks_forever"])
+def test_a_reward_over_its_timeout_names_the_sample(reward_module, tiny, tmp_path, fn):
+    """A reward that never returns hung the run (both layouts; the split one is
+    tests/test_local_folder.py's kill test, whose reward blocks in a Ray actor)."""
+    import time
+
+    began = time.monotonic()
+    with pytest.raises(RewardError, match=rf"reward {reward_module}.{fn} took longer than 0.5 s \(reward_timeout_s\) "
+                                          r"and was abandoned on rollout 0, sample 0 \(dataset row"):
+        run(tiny(custom_rm_path=f"{reward_module}.{fn}"), tmp_path, reward_timeout_s=0.5)
+    assert time.monotonic() - began < 60
+    with pytest.raises(ValueError, match="reward_timeout_s=0 must be a positive number of seconds"):
+        run(tiny(), tmp_path, reward_timeout_s=0)
+
+
+def test_non_finite_weights_stop_the_run_naming_the_rollout_and_are_never_saved(tiny, tmp_path):
+    from gym.local.workers import TrainingError
+
+    with pytest.raises(TrainingError, match=r"training on rollout 0 made weights non-finite \(NaN or inf\)"):
+        run(tiny(name="diverges", lr=1e20, save_interval=1), tmp_path)
+    assert not list((tmp_path / "runs" / "diverges").glob("checkpoint*"))
+
+
+def test_resuming_a_finished_run_says_it_is_finished(request, tiny, tmp_path, capsys):
+    """Resuming a finished split run crashed with KeyError (the colocated one said nothing)."""
+    request.getfixturevalue("ray_session")
+    for colocate in (True, False):
+        config = tiny(name=f"done-{colocate}", colocate=colocate, num_rollout=2)
+        first = run(config, tmp_path)
+        again = run(config, tmp_path, resume=True)
+        assert f"run 'done-{colocate}' is finished: 2 of 2 rollouts done" in capsys.readouterr().err
+        assert again.rows == first.rows
+
+
+def test_no_eval_means_no_evaluation_at_all(tiny, tmp_path):
+    """eval_interval=0 (the CLI's --no-eval) still evaluated once before training."""
+    history = run(tiny(eval_interval=0, num_rollout=2), tmp_path)
+    assert not [k for row in history.rows for k in row if k.startswith("eval/")]
+    assert "eval" not in {s["phase"] for s in history.timeline}
 
 
 # ---- pieces --------------------------------------------------------------------------------------

@@ -126,6 +126,8 @@ CASES = {
     "reward_defined": ([dict(rm_type=None), dict(rm_type="dapo_x"), dict(rm_type="remote_rm")],
                        [dict(rm_type="boxed_math"), dict(rm_type="remote_rm", rm_url="http://rm:8000/score")]),
     "run_name_valid": ([dict(name="my run!"), dict(name="x" * 60)], [dict(name="my-run_1.0")]),
+    "run_name_one_folder": ([dict(name=".."), dict(name="."), dict(name="a/b")], [dict(name="my-run_1.0"),
+                                                                                   dict(name="..x")]),
     "extra_args_known": ([dict(extra_args=["--rollout-num-gpu", "8"]), dict(extra_args=["--wandb-key", "k"]),
                           dict(extra_args=["--global-batch-size", "16"]), dict(extra_args=["--hf-token", "k"]),
                           dict(extra_args=["--sglang-api-key=k"]), dict(extra_args=["--hf-tokn", "k"])],

@@ -123,12 +123,37 @@ def test_relaunch_stops_the_previous_local_run(panel):
     metrics = Path(panel.runs_dir) / panel.config.resolve().name / "metrics.jsonl"
     _wait_for(lambda: metrics.exists() and metrics.read_text().count("\n") >= 1, 120, "the first rollout")
     panel.launch()  # stops the first (after its current rollout), then starts again
+    first.join(120)
     assert not first.is_alive()
-    stopped = panel.history  # the first run's History, returned when it stopped
-    assert stopped is not None and 1 <= len(stopped.rows) < 200  # stopped early, not run to its end
     second = panel._run_thread
-    assert second is not first and second.is_alive()
+    assert second is not first
+    _wait_for(lambda: panel.history is not None, 60, "the first run's History")
+    stopped = panel.history  # the first run's History, returned when it stopped
+    assert 1 <= len(stopped.rows) < 200  # stopped early, not run to its end
     assert panel.stop(timeout=60) and not second.is_alive()
+
+
+def test_relaunch_never_blocks_the_kernel(tmp_path, monkeypatch):
+    """A relaunch while the previous run is inside a slow reward returns at once (it used to wait up
+    to 300 s for the run to stop); the new run starts once the old one has stopped."""
+    (tmp_path / "slow_rewards.py").write_text("import time\n"
+                                              "async def slow(args, sample, **kwargs):\n"
+                                              "    time.sleep(0.05)  # blocks, as a grading call may\n"
+                                              "    return 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    panel = ControlPanel(tiny_config(tmp_path / "data", num_rollout=50, rollout_batch_size=8, n_samples_per_prompt=4,
+                                     global_batch_size=32, eval_interval=None, custom_rm_path="slow_rewards.slow"),
+                         runs_dir=str(tmp_path / "runs"))
+    panel.launch()
+    first = panel._run_thread
+    metrics = Path(panel.runs_dir) / panel.config.resolve().name / "metrics.jsonl"
+    _wait_for(lambda: metrics.exists() and metrics.read_text().count("\n") >= 1, 120, "the first rollout")
+    began = time.monotonic()
+    panel.launch()  # the first run is in a rollout whose 32 rewards take ≥ 1.6 s
+    assert time.monotonic() - began < 0.5
+    assert first.is_alive() and "stopping the previous run" in panel.status.value
+    first.join(60)
+    assert panel.stop(timeout=60)
 
 
 def test_a_runs_error_is_shown_in_the_panel(tmp_path, monkeypatch):

@@ -75,8 +75,10 @@ def load_rows(path: str, input_key: str, label_key: str | None, metadata_key: st
     from datasets import load_dataset
 
     kind = "parquet" if path.endswith(".parquet") else "json"
+    if Path(path).is_dir():
+        raise DataError(f"prompt file {path} is a folder, not a file")
     if not Path(path).is_file():
-        raise DataError(f"prompt file {path} does not exist" + (" (it is a folder)" if Path(path).is_dir() else ""))
+        raise DataError(f"prompt file {path} does not exist")
     try:
         size = Path(path).stat().st_size
         records = _jsonl_records(path) if path.endswith(".jsonl") else None
@@ -113,21 +115,63 @@ def load_rows(path: str, input_key: str, label_key: str | None, metadata_key: st
         line = lines[i] if lines else None
         where = f"{path} line {line}" if line else f"{path} row {i}"
         prompt = rec[input_key]
-        if not isinstance(prompt, (str, list)) or (isinstance(prompt, list) and not all(
-                isinstance(m, dict) and "role" in m and "content" in m for m in prompt)):
-            raise DataError(f"{where}: {input_key!r} must be a string or a list of "
-                            f"{{'role', 'content'}} messages, got {prompt!r:.80}")
+        problem = _prompt_problem(prompt)
+        if problem:
+            raise DataError(f"{where}: {input_key!r} {problem}")
         metadata = raw_metadata[i] if raw_metadata is not None else rec.get(metadata_key)
         rows.append(Row(i, prompt, None if label_key is None else rec[label_key], metadata or {}, line, path))
     return rows
 
 
+CHAT_ROLES = ("system", "user", "assistant", "tool")
+"""The roles a chat template renders (Qwen3's ChatML; templates compare them case-sensitively)."""
+
+
+def _prompt_problem(prompt) -> str | None:
+    """Why a row's prompt cannot be a prompt (None when it can): a string, or a non-empty list of
+    {"role", "content"} messages with a chat role and text content."""
+    if isinstance(prompt, str):
+        return None
+    if not isinstance(prompt, list):
+        return f"must be a string or a list of {{'role', 'content'}} messages, got {prompt!r:.80}"
+    if not prompt:
+        return "is an empty list of messages: a chat prompt needs at least one message"
+    for i, m in enumerate(prompt):
+        if not (isinstance(m, dict) and "role" in m and "content" in m):
+            return f"must be a string or a list of {{'role', 'content'}} messages, got {prompt!r:.80}"
+        if m["role"] not in CHAT_ROLES:
+            return (f"message {i} has role {m['role']!r}; chat templates know {', '.join(map(repr, CHAT_ROLES))} "
+                    "(case-sensitive)")
+        if not isinstance(m["content"], str):
+            return f"message {i} has content {m['content']!r:.80} ({type(m['content']).__name__}); expected text"
+    return None
+
+
+def data_digest(*paths: str | None) -> dict[str, str]:
+    """SHA-256 of each file's content (what a resume checks: the run continues on the same rows)."""
+    import hashlib
+
+    out = {}
+    for path in filter(None, paths):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        out[str(path)] = h.hexdigest()
+    return out
+
+
 def _jsonl_records(path: str) -> list[tuple[int, dict]]:
-    """Each row of a .jsonl file with its line number (from 1); a line that is not a JSON object is
-    a DataError naming it (`datasets` would report a byte offset, or nothing)."""
+    """Each row of a .jsonl file with its line number (from 1); a line that is not UTF-8 or not a
+    JSON object is a DataError naming it (`datasets` would report a byte offset, or nothing)."""
     out = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for number, text in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path} line {number}: not UTF-8 text (byte {raw[err.start]:#04x} at column "
+                                f"{err.start + 1}); save the file as UTF-8") from None
             if not text.strip():
                 continue
             try:

@@ -76,6 +76,10 @@ def evaluate_local(config, prompts: str | os.PathLike, *, trained: bool = True,
     out_dir, model_dims: as given to run_local. score: (response, label) -> bool; default the
     tiny task's first-number rule. limit: answer only the first `limit` prompts.
     """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        from gym.errors import UserError
+
+        raise UserError(f"limit={limit!r} must be None (every prompt) or a whole number ≥ 1 of prompts to answer")
     import torch
     from transformers import AutoTokenizer
 

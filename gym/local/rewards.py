@@ -16,8 +16,9 @@
 - A reward may return a number, a bool (True counts 1, as slime's float tensor makes it), or a
   dict with `reward_key` picking the value; `sample.reward` keeps what it returned.
 
-A reward that raises, returns NaN or a wrong type fails the run with an error naming
-the sample (rollout, index, prompt).
+A reward that raises (any exception, also SystemExit), returns NaN, ±inf, a value beyond
+float32's range or a wrong type, or takes longer than its timeout, fails the run with a
+RewardError naming the sample (rollout, index, row, prompt).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import importlib
 import inspect
 import math
 import random
+import threading
+import time
 from argparse import Namespace
 from dataclasses import dataclass, field
 from enum import Enum
@@ -37,6 +40,18 @@ from gym.errors import UserError
 
 class RewardError(UserError):
     """A reward function failed or returned something unusable, for a named sample."""
+
+
+REWARD_TIMEOUT_S = 60.0
+"""The most seconds one reward call may take in a local run (run_local(reward_timeout_s=...),
+`python -m gym run --reward-timeout`). A setting of the local backend, not a SlimeConfig field:
+slime at the pinned a74ae3a0 has no timeout on a custom reward (it awaits it inside the rollout; a
+stuck one stops the Modal run only at its budget or the function's timeout), so a field would
+promise something the Modal run does not do. 60 s is far above what a grading function needs (the
+math rewards take milliseconds) and short enough that a hung call is reported within a minute."""
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest finite float32 (IEEE 754 binary32): rewards become a float32 tensor, on slime as
+here, so a larger one would be inf there and poison the advantages and the weights."""
 
 
 @dataclass
@@ -133,6 +148,9 @@ def load_custom_reward(path: str) -> Callable:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise RewardError(f"custom_rm_path={path!r}: cannot import {module_name!r}: {err}") from err
+    except Exception as err:  # a syntax error, or an error the module raises as it is imported
+        raise RewardError(f"custom_rm_path={path!r}: importing {module_name!r} failed: {type(err).__name__}: "
+                          f"{err}") from err
     fn = getattr(module, name, None)
     if fn is None:
         raise RewardError(f"custom_rm_path={path!r}: {module_name!r} has no {name!r}")
@@ -141,24 +159,13 @@ def load_custom_reward(path: str) -> Callable:
     return fn
 
 
-def _run(coroutine):
-    """Run a coroutine to completion, also from inside a running event loop (a Jupyter kernel)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
 class Scorer:
-    """Scores samples with the config's reward, checking each value."""
+    """Scores samples with the config's reward, checking each value (and each call's time)."""
 
-    def __init__(self, config):
+    def __init__(self, config, timeout_s: float = REWARD_TIMEOUT_S):
         self.args = make_args(config)
         self.reward_key = getattr(config, "reward_key", None)
+        self.timeout_s = timeout_s
         if config.custom_rm_path:
             self.name = config.custom_rm_path
             self._custom = load_custom_reward(config.custom_rm_path)
@@ -170,20 +177,53 @@ class Scorer:
             self._rm_type = config.rm_type
 
     def __call__(self, samples: list[Sample], rollout_id: int) -> list[float]:
-        if self._custom is not None:
-            raw = _run(self._gather(samples, rollout_id))
-        else:
-            raw = [self._safe(lambda s=s: self._builtin_for(s)(s.response, s.label), s, rollout_id) for s in samples]
+        raw = self._score_all(samples, rollout_id)
         return [self._check(value, s, rollout_id) for value, s in zip(raw, samples)]
 
-    async def _gather(self, samples, rollout_id):
-        async def one(s):
-            try:
-                return await self._custom(self.args, s)
-            except Exception as err:
-                raise self._error(s, rollout_id, f"raised {type(err).__name__}: {err}") from err
+    def _score_all(self, samples: list[Sample], rollout_id: int) -> list:
+        """Every sample's reward: the calls run concurrently (slime's asyncio.gather) in a thread of
+        their own, watched from here. A call over `timeout_s` is a RewardError naming its sample,
+        whether it awaits forever or blocks its thread; the stuck thread is left behind as a daemon
+        (Python cannot stop it), the run goes on to report the error."""
+        running: dict[int, float] = {}  # sample position -> when its call started
+        outcome: dict = {}
+        done = threading.Event()
 
-        return await asyncio.gather(*(one(s) for s in samples))
+        async def one(i: int, s: Sample):
+            running[i] = time.monotonic()
+            try:
+                if self._custom is not None:
+                    return await self._custom(self.args, s)
+                return self._builtin_for(s)(s.response, s.label)
+            except (Exception, SystemExit) as err:  # SystemExit too: a reward must not end the process
+                raise self._error(s, rollout_id, f"raised {type(err).__name__}: {err}") from None
+            finally:
+                running.pop(i, None)
+
+        async def gather():
+            return await asyncio.gather(*(one(i, s) for i, s in enumerate(samples)))
+
+        def work():
+            try:
+                outcome["values"] = asyncio.run(gather())
+            except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+                outcome["error"] = err
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="gym-reward", daemon=True).start()
+        while not done.is_set():
+            now = time.monotonic()
+            started = list(running.items())
+            late = [i for i, t in started if now - t > self.timeout_s]
+            if late:
+                raise self._error(samples[late[0]], rollout_id,
+                                  f"took longer than {self.timeout_s:g} s (reward_timeout_s) and was abandoned")
+            first = min((t for _, t in started), default=now)
+            done.wait(max(0.01, first + self.timeout_s - now))
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["values"]
 
     def _builtin_for(self, sample: Sample):
         """slime's async_rm: a row's metadata["rm_type"] overrides the config's rm_type."""
@@ -191,12 +231,6 @@ class Scorer:
         if not rm_type:
             raise RewardError("no rm_type (neither in the config nor in the row's metadata)")
         return self._builtin if rm_type == self._rm_type else builtin_reward(rm_type.strip())
-
-    def _safe(self, fn, sample, rollout_id):
-        try:
-            return fn()
-        except Exception as err:
-            raise self._error(sample, rollout_id, f"raised {type(err).__name__}: {err}") from err
 
     def _check(self, value, sample: Sample, rollout_id: int) -> float:
         sample.reward = value  # as slime: the value as returned (a dict stays a dict)
@@ -208,8 +242,11 @@ class Scorer:
         if not isinstance(value, (int, float)):  # bool is an int: slime's float tensor reads True as 1.0
             raise self._error(sample, rollout_id, f"returned {value!r} ({type(value).__name__}); expected a float "
                               "(or a dict with reward_key)")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise self._error(sample, rollout_id, f"returned {value}")
+        if abs(value) > FLOAT32_MAX:  # compared exactly, also for an int too large for a float
+            raise self._error(sample, rollout_id, f"returned {value!r:.40}, beyond float32's range "
+                              f"(±{FLOAT32_MAX:.4g}): rewards are trained on as float32")
         return float(value)
 
     def _error(self, sample: Sample, rollout_id: int, what: str) -> RewardError:

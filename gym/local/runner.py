@@ -18,13 +18,19 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from gym.errors import UserError
 from gym.local.history import History
+from gym.local.rewards import REWARD_TIMEOUT_S
 
 DEFAULT_RUNS_DIR = "runs"
 TOKENIZER_MERGES = 0
+WANDB_INIT_TIMEOUT_S = 10.0
+"""How long a local run waits for W&B online before logging offline instead (with a message): W&B's
+own default is 90 s, then a CommError traceback (measured offline: 104 s). A local run's metrics
+matter more than their upload, which `wandb sync` does later."""
 """BPE merges learned on the dataset's text on top of its characters: shorter sequences
 (faster), while digits stay single tokens."""
 
@@ -81,6 +87,12 @@ class JsonlLog:
             f.write(json.dumps(row) + "\n")
             f.flush()
 
+    def sync(self) -> None:
+        """Make the rows written so far durable (before a checkpoint that counts them is committed)."""
+        if self.path.exists():
+            with self.path.open("rb") as f:
+                os.fsync(f.fileno())
+
 
 def _fingerprint(config, seed: int, model_dims: dict | None = None) -> str:
     from gym.slime.config import fingerprint
@@ -110,11 +122,13 @@ def _device(device: str | None) -> str:
 
 def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str | os.PathLike = DEFAULT_RUNS_DIR,
               num_rollout: int | None = None, threads: int | None = None, device: str | None = None,
-              progress: bool = True, on_rollout=None, stop=None, model_dims: dict | None = None) -> History:
+              progress: bool = True, on_rollout=None, stop=None, model_dims: dict | None = None,
+              reward_timeout_s: float = REWARD_TIMEOUT_S) -> History:
     """Run `config` (default: gym.local.tiny_config()) locally; return its History.
 
     seed: model init, prompt order and sampling. resume: continue from runs/<name>/checkpoint
-    (the config and seed must match); False starts over. num_rollout: override the config's.
+    (the config, seed and data must match); False starts over (the old run is kept aside until the
+    new one's first checkpoint, see gym.local.folder). num_rollout: override the config's.
     threads: torch threads per worker (default: colocated, the cores this process may run on; split,
     one per Ray worker: torch's default, a thread per core of the machine in every worker, oversubscribes
     the cores the two workers are pinned to, and a busy machine then slows them many times over).
@@ -122,11 +136,14 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     stop: a threading.Event; once set, the run ends after the current rollout (resume continues it).
     model_dims: toy model dimensions passed to build_model, e.g. {"hidden": 256, "layers": 4}
     (default: tiny_architecture's, hidden 64 and 2 layers).
+    reward_timeout_s: the most seconds one reward call may take; a call over it is a RewardError
+    naming the sample (see REWARD_TIMEOUT_S).
     """
-    from gym.local.data import local_files
+    from gym.datasets import LocalDataset
+    from gym.local import folder
+    from gym.local.data import load_rows
     from gym.local.rewards import Scorer
-    from gym.local.tiny import build_tokenizer, tiny_config
-    from gym.local.workers import Setup, read_checkpoint_state
+    from gym.local.tiny import tiny_config
 
     config = config if config is not None else tiny_config()
     if num_rollout is not None:
@@ -140,40 +157,90 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     problems = local_problems(c)
     if problems:  # before anything is created
         raise ConfigError(problems, subject=f"local run of {r.name!r}")
+    if not (isinstance(reward_timeout_s, (int, float)) and 0 < reward_timeout_s < float("inf")):
+        raise UserError(f"reward_timeout_s={reward_timeout_s!r} must be a positive number of seconds")
     notes = local_notes(c)
-    if notes:
-        for note in notes:
-            print(f"gym local: {note}", file=sys.stderr)
+    for note in notes:
+        print(f"gym local: {note}", file=sys.stderr)
     Scorer(c)  # a reward that cannot load fails here, before any work
+    run_dir = folder.run_folder(out_dir, r.name)
+    if isinstance(r.dataset, LocalDataset):  # its rows are checked before anything is created or moved
+        for path in filter(None, (r.dataset.source, r.dataset.eval_source)):
+            load_rows(str(path), c.dataset.input_key, c.dataset.label_key)
 
-    run_dir = Path(out_dir) / r.name
     ckpt_dir = run_dir / "checkpoint"
     fingerprint = _fingerprint(config, seed, model_dims)
-    start = 0
-    if resume:
-        state = read_checkpoint_state(ckpt_dir)
-        if state is not None:
-            if state["fingerprint"] != fingerprint:
-                raise UserError(f"the checkpoint in {ckpt_dir} belongs to another config or seed; "
-                                "pass resume=False to start over or give the run another name")
-            start = state["next_rollout_id"]
-    elif run_dir.exists():
-        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    with folder.RunLock(run_dir):
+        folder.clean_stale_tmp(run_dir)
+        start = 0
+        state = None
+        if resume:
+            state = folder.read_checkpoint_state(ckpt_dir)
+            if state is None and folder.restore_previous(run_dir):  # a start over killed before its first save
+                print(f"gym local: resuming the run kept aside in {run_dir / folder.PREVIOUS}", file=sys.stderr)
+                state = folder.read_checkpoint_state(ckpt_dir)
+            if state is not None:
+                if state["fingerprint"] != fingerprint:
+                    raise UserError(f"the checkpoint in {ckpt_dir} belongs to another config or seed; "
+                                    "pass resume=False to start over or give the run another name")
+                start = state["next_rollout_id"]
+                folder.drop_previous(run_dir)  # a stale copy: this run has its own checkpoint
+        if state is None:
+            if resume:
+                print(f"gym local: no checkpoint in {ckpt_dir}: starting {r.name!r} from rollout 0", file=sys.stderr)
+            folder.keep_aside(run_dir)
+        try:
+            history = _run_in_folder(r, run_dir, state, start, fingerprint, notes,
+                                     dict(seed=seed, model_dims=model_dims, reward_timeout_s=reward_timeout_s,
+                                          threads=threads, device=_device(device)),
+                                     progress, on_rollout, stop)
+        except BaseException:
+            if (run_dir / folder.PREVIOUS).exists() and not ckpt_dir.exists():
+                folder.restore_previous(run_dir)  # a start that never saved leaves the folder as it found it
+            raise
+        folder.drop_previous(run_dir)
+    return history
 
-    prompt_path, eval_path = local_files(r.dataset, run_dir / "data")
-    tok_dir = run_dir / "tokenizer"
+
+def _run_in_folder(r, run_dir: Path, state: dict | None, start: int, fingerprint: str, notes: list[str],
+                   settings: dict, progress: bool, on_rollout, stop) -> History:
+    """run_local, once the run folder is locked and ready: data, tokenizer, logs, the loop.
+    settings: Setup's seed, model_dims, reward_timeout_s, threads (None: the default) and device."""
+    from gym.local import folder
+    from gym.local.data import data_digest, local_files
+    from gym.local.tiny import build_tokenizer
+    from gym.local.workers import Setup
+
+    c = r.config
+    ckpt_dir = run_dir / "checkpoint"
+
+    prompt_path, eval_path = local_files(r.dataset, folder.inside(run_dir, run_dir / "data"))
+    digest = data_digest(prompt_path, eval_path)
+    if state is not None and state.get("data", digest) != digest:
+        from gym.local.data import DataError
+
+        raise DataError(f"the data changed since the checkpoint in {ckpt_dir}: {prompt_path}"
+                        + (f" or {eval_path}" if eval_path else "") + " is not the file the run was trained on "
+                        "(its SHA-256 differs); resuming would continue on other rows. Restore the file, or "
+                        "start over (resume=False) or give the run another name")
+    if start >= c.num_rollout:
+        print(f"gym local: run {r.name!r} is finished: {start} of {c.num_rollout} rollouts done (raise num_rollout "
+              "to extend it)", file=sys.stderr)
+        return History.load(run_dir)
+    tok_dir = folder.inside(run_dir, run_dir / "tokenizer")
     if not (start and tok_dir.exists()):
         build_tokenizer(_tokenizer_texts(prompt_path, eval_path, c), merges=TOKENIZER_MERGES).save_pretrained(tok_dir)
 
     split = not c.colocate
-    setup = Setup(config=c, seed=seed, prompt_path=prompt_path, eval_path=eval_path, tokenizer_dir=str(tok_dir),
-                  threads=threads or default_threads(split), device=_device(device),
-                  model_dims=model_dims, sys_path=tuple(sys.path))
-    (run_dir / "run.json").write_text(json.dumps({"name": r.name, "seed": seed, "train_script": r.train_script,
-                                                  "fingerprint": fingerprint, "notes": notes}))
-    metrics = JsonlLog(run_dir / "metrics.jsonl", keep_before=start)
-    timeline = JsonlLog(run_dir / "timeline.jsonl", keep_before=start)
+    threads = settings.pop("threads") or default_threads(split)
+    setup = Setup(config=c, prompt_path=prompt_path, eval_path=eval_path, tokenizer_dir=str(tok_dir), threads=threads,
+                  sys_path=tuple(sys.path), run_dir=str(run_dir), **settings)
+    folder.inside(run_dir, run_dir / "run.json").write_text(json.dumps(
+        {"name": r.name, "seed": setup.seed, "train_script": r.train_script, "fingerprint": fingerprint, "data": digest,
+         "notes": notes}))
+    metrics = JsonlLog(folder.inside(run_dir, run_dir / "metrics.jsonl"), keep_before=start)
+    timeline = JsonlLog(folder.inside(run_dir, run_dir / "timeline.jsonl"), keep_before=start)
     logger = _Logger(c, r.name, run_dir, start, progress)
 
     def record(rollout_id: int, row: dict | None, spans: list[dict]) -> bool:
@@ -188,9 +255,16 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
                 on_rollout(row)
         return stop is not None and stop.is_set()
 
+    def commit(tmp: str) -> None:
+        """Make a written checkpoint the run's: called after the row of its last rollout is written."""
+        metrics.sync()
+        folder.commit_checkpoint(run_dir, Path(tmp), ckpt_dir)
+        folder.drop_previous(run_dir)  # the new run has its first checkpoint: the old one goes
+
+    checkpoint = Checkpoint(str(ckpt_dir.with_name(f"checkpoint.tmp-{os.getpid()}")), fingerprint, digest, commit)
     try:
         loop = _split_loop if split else _colocated_loop
-        loop(setup, start, ckpt_dir, fingerprint, record)
+        loop(setup, start, str(ckpt_dir), checkpoint, record)
     finally:
         logger.close()
     return History.load(run_dir)
@@ -203,6 +277,20 @@ def default_threads(split: bool) -> int:
     if split:
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where the trainer writes a checkpoint (`tmp`), what it records, and how the driver commits it."""
+
+    tmp: str
+    fingerprint: str
+    data: dict
+    commit: object
+    """commit(tmp): make the written checkpoint the run's (after the row of its last rollout is written)."""
+
+    def state(self, next_rollout_id: int) -> dict:
+        return {"next_rollout_id": next_rollout_id, "fingerprint": self.fingerprint, "data": self.data}
 
 
 def worker_cpus() -> tuple[set[int] | None, set[int] | None]:
@@ -235,7 +323,9 @@ def init_ray() -> None:
     Ray runs its workers at nice 15 by default (to favour the driver); here the workers *are*
     the run, and at nice 15 they lose the CPU to Ray's own services and measurably slow down
     (60-75% per phase on 2 cores), so they get the driver's priority. No dashboard, no
-    pre-started idle workers: both cost CPU the two workers need. Objects up to 4 MiB (the tiny
+    pre-started idle workers: both cost CPU the two workers need. A RAY_ADDRESS in the environment
+    is ignored (with a note): the run is local by definition, and Ray would otherwise try to join
+    that cluster and refuse the local settings. Objects up to 4 MiB (the tiny
     model's weights are about 0.3 MB) travel inline with the task instead of through the shared
     object store: 2 ms instead of 5 ms a push here. Once started, Ray's services are moved to the
     rollout worker's cores: in the tiny runs rollout is the shorter phase, so its cores have the
@@ -244,7 +334,10 @@ def init_ray() -> None:
     """
     import ray
 
-    ray.init(num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=True,
+    if os.environ.get("RAY_ADDRESS"):
+        print(f"gym local: RAY_ADDRESS={os.environ['RAY_ADDRESS']} is ignored: a local run starts its own Ray on this "
+              "machine (gym's Modal launcher starts the cluster's)", file=sys.stderr)
+    ray.init(address="local", num_cpus=max(2, os.cpu_count() or 2), include_dashboard=False, log_to_driver=True,
              logging_level="ERROR", configure_logging=False,
              _system_config={"worker_niceness": 0, "enable_worker_prestart": False,
                              "max_direct_call_object_size": 4 << 20})
@@ -274,7 +367,7 @@ def _pin_descendants(cpus: set[int] | None) -> None:
             continue
 
 
-def _colocated_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> None:
+def _colocated_loop(setup, start: int, ckpt_dir: str, checkpoint: Checkpoint, record) -> None:
     from gym.local.workers import Generator, Trainer, span
 
     c = setup.config
@@ -285,7 +378,7 @@ def _colocated_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record)
     skip_first_eval = generator.flags.get("skip_eval_before_train", False)
     for rollout_id in range(start, c.num_rollout):
         before = None
-        if c.eval_interval is not None and rollout_id == 0 and not skip_first_eval and generator.eval_rows:
+        if c.eval_interval and rollout_id == 0 and not skip_first_eval and generator.eval_rows:
             before = generator.evaluate(rollout_id, suffix="/before_train")  # slime's train.py: eval, then train
         began = time.time()
         out = generator.rollout(rollout_id)
@@ -301,17 +394,18 @@ def _colocated_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record)
             row.update(ev["metrics"])
             spans.append(ev["span"])
         stop = record(rollout_id, row, spans)
-        # Saved after the row is written: a kill in between re-runs this rollout on resume (its row
+        # Committed after the row is written: a kill in between re-runs this rollout on resume (its row
         # is dropped and written again) instead of losing its row.
         if should_run_periodic_action(rollout_id, c.save_interval, c.num_rollout):
             t = time.time()
-            trainer.save(ckpt_dir, rollout_id + 1, fingerprint)
+            trainer.save(checkpoint.tmp, checkpoint.state(rollout_id + 1))
+            checkpoint.commit(checkpoint.tmp)
             record(rollout_id, None, [span("colocated", "save", rollout_id, t, time.time())])
         if stop:
             break
 
 
-def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> None:
+def _split_loop(setup, start: int, ckpt_dir: str, checkpoint: Checkpoint, record) -> None:
     """slime's train_async.py: generate rollout k+1 while training on k; sync weights every interval.
 
     The schedule is slime's, written as Ray task order and dependencies rather than as a driver
@@ -321,7 +415,9 @@ def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> 
       - a weight push after training on k (when (k+1) % update_weights_interval == 0) reaches the
         generator after rollout k+1 and before rollout k+2 (slime: "sync generate before update
         params"): rollout k+2 is generated with the weights trained on rollouts 0..k;
-      - a checkpoint after training on k is written before training on k+1 starts.
+      - a checkpoint after training on k is written before training on k+1 starts, and committed
+        by the driver once the row of rollout k is written (so no checkpoint covers a rollout
+        whose row could be lost; see gym.local.folder).
     A Ray actor runs the tasks one caller submits in submission order, which is what orders
     them. One difference from slime, in timing only: the trainer starts on k+1 as soon as it has
     handed its weights over, instead of waiting for the generator to load them.
@@ -334,7 +430,7 @@ def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> 
     rollout_cpus, train_cpus = worker_cpus()
     try:
         with _pinned(rollout_cpus):  # the driver, too, stays off the trainer's core
-            _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, train_cpus)
+            _split_schedule(setup, start, ckpt_dir, checkpoint, record, rollout_cpus, train_cpus)
     except ray.exceptions.RayTaskError as err:
         if isinstance(err.cause, UserError):  # a bad reward or row: the user's error, not Ray's traceback
             raise err.cause.with_traceback(None) from None
@@ -344,7 +440,7 @@ def _split_loop(setup, start: int, ckpt_dir: Path, fingerprint: str, record) -> 
             ray.shutdown()
 
 
-def _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, train_cpus) -> None:
+def _split_schedule(setup, start, ckpt_dir, checkpoint, record, rollout_cpus, train_cpus) -> None:
     import ray
 
     from gym.local.workers import Generator, Trainer, span
@@ -355,7 +451,7 @@ def _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, t
     trainer = ray.remote(num_cpus=1)(Trainer).remote(setup, "train", train_cpus)
     generator = ray.remote(num_cpus=1)(Generator).remote(setup, None, "rollout", rollout_cpus)
     if start:
-        ray.get(trainer.load.remote(str(ckpt_dir)))
+        ray.get(trainer.load.remote(ckpt_dir))
     ray.get(generator.load_weights.remote(trainer.weights.remote()))  # as slime: push weights first
 
     def generate(k: int, after=None):
@@ -375,7 +471,7 @@ def _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, t
     for k in range(start, n):
         train_ref, weights_ref = trains[k]
         push = generator.load_weights.remote(weights_ref, k) if weights_ref is not None else None
-        save = (trainer.save.remote(str(ckpt_dir), k + 1, fingerprint)
+        save = (trainer.save.remote(checkpoint.tmp, checkpoint.state(k + 1))
                 if should_run_periodic_action(k, c.save_interval, n) else None)
         ev = generator.evaluate.remote(k) if should_run_periodic_action(k, c.eval_interval) else None
         if k + 1 < n:
@@ -396,9 +492,10 @@ def _split_schedule(setup, start, ckpt_dir, fingerprint, record, rollout_cpus, t
         row["perf/step_time"] = now - last_end
         last_end = now
         stop = record(k, row, spans)
-        if save is not None:  # after the row is written (see _colocated_loop)
+        if save is not None:  # written by the trainer meanwhile; committed after the row (see _colocated_loop)
             t = time.time()
             ray.get(save)
+            checkpoint.commit(checkpoint.tmp)
             record(k, None, [span("train", "save", k, t, time.time())])
         if stop:
             break
@@ -417,13 +514,25 @@ class _Logger:
         if config.wandb is not None:
             import wandb
 
+            from gym.local.folder import inside
+
             mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
             from gym.secrets import redact
 
             safe = {k: redact(v) for k, v in vars(config).items() if k not in ("wandb", "dataset", "model")}
-            self.wandb_run = wandb.init(project=config.wandb.project, group=config.wandb.group,
-                                        entity=config.wandb.team, name=name, dir=str(run_dir), mode=mode,
-                                        config=json.loads(json.dumps(safe, default=str)), reinit="finish_previous")
+            kwargs = dict(project=config.wandb.project, group=config.wandb.group, entity=config.wandb.team, name=name,
+                          dir=str(inside(run_dir, run_dir)), config=json.loads(json.dumps(safe, default=str)),
+                          reinit="finish_previous")
+            try:
+                self.wandb_run = wandb.init(mode=mode, settings=wandb.Settings(init_timeout=WANDB_INIT_TIMEOUT_S),
+                                            **kwargs)
+            except wandb.errors.Error as err:
+                if mode != "online":
+                    raise
+                print(f"gym local: W&B could not be reached within {WANDB_INIT_TIMEOUT_S:g} s "
+                      f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); logging offline to {run_dir}/wandb "
+                      "instead (`wandb sync` uploads it later)", file=sys.stderr)
+                self.wandb_run = wandb.init(mode="offline", **kwargs)
 
     def log(self, row: dict) -> None:
         if self.bar is not None:

@@ -22,8 +22,20 @@ import torch
 from gym.local import grpo
 from gym.local.data import Row, load_rows, prompts_for_rollout, render
 from gym.local.flags import parse_extra_args
-from gym.local.rewards import Sample, Scorer
+from gym.errors import UserError
+from gym.local.rewards import REWARD_TIMEOUT_S, Sample, Scorer
 from gym.local.tiny import build_model
+
+LOCAL_MAX_PROMPT_TOKENS = 512
+"""Prompt tokens a local run takes when rollout_max_prompt_len is unset: the tiny model's context
+(tiny_architecture's max_position_embeddings). slime with no --rollout-max-prompt-len hands every
+prompt to SGLang, which refuses one longer than the model's context; locally such rows are
+skipped and named like slime's over-long ones, so memory stays bounded (attention is quadratic in
+the prompt: a 10 kB prompt alone would ask for about 13 GB)."""
+
+
+class TrainingError(UserError):
+    """Training produced non-finite weights (NaN or inf): named by its rollout."""
 
 
 @dataclass
@@ -43,6 +55,10 @@ class Setup:
     sys_path: tuple[str, ...] = ()
     """The caller's sys.path: a Ray actor adds what it lacks, so that a custom reward module the caller
     can import (a notebook's folder, a path it added) imports in the actor too."""
+    run_dir: str = ""
+    """The run folder: checkpoints are written only inside it (gym.local.folder.inside)."""
+    reward_timeout_s: float = REWARD_TIMEOUT_S
+    """The most seconds one reward call may take."""
 
 
 def span(worker: str, phase: str, rollout_id: int, start: float, end: float) -> dict:
@@ -111,25 +127,43 @@ class Generator:
         self.rows = self._encode(load_rows(setup.prompt_path, c.dataset.input_key, c.dataset.label_key, metadata_key))
         self.eval_rows = (self._encode(load_rows(setup.eval_path, c.dataset.input_key, c.dataset.label_key,
                                                  metadata_key)) if setup.eval_path else [])
-        self.scorer = Scorer(c)
+        self.scorer = Scorer(c, timeout_s=setup.reward_timeout_s)
         self.model = model if model is not None else new_model(setup, self.tokenizer)
         self.model.eval()
 
     def _encode(self, rows: list[Row]) -> list[tuple[Row, str | list, list[int]]]:
-        """(row, the prompt as slime's Sample holds it, its token ids) for each prompt that fits."""
+        """(row, the prompt as slime's Sample holds it, its token ids) for each prompt that fits.
+
+        As slime's Dataset (slime/utils/data.py): a prompt of more than rollout_max_prompt_len tokens
+        (LOCAL_MAX_PROMPT_TOKENS when unset) is skipped; here the skipped rows are also named once.
+        Text longer than the limit × the longest token (in characters) cannot fit and is skipped
+        before it is tokenized, so one huge line costs no more memory than its text."""
         c = self.setup.config
-        out = []
+        limit = c.rollout_max_prompt_len or LOCAL_MAX_PROMPT_TOKENS
+        longest_token = max(len(t) for t in self.tokenizer.get_vocab())
+        out, skipped = [], []
         for row in rows:
             text = render(row.prompt, self.tokenizer, c.dataset.apply_chat_template)
-            ids = self.tokenizer(text, add_special_tokens=False).input_ids
+            ids = (self.tokenizer(text, add_special_tokens=False).input_ids
+                   if len(text) <= limit * longest_token else None)
             # slime's Sample.prompt is the rendered text when it applies the chat template
             prompt = text if c.dataset.apply_chat_template else row.prompt
-            if c.rollout_max_prompt_len is None or len(ids) <= c.rollout_max_prompt_len:
+            if ids is not None and len(ids) <= limit:
                 out.append((row, prompt, ids))
-        if not out:
+            else:
+                skipped.append(row)
+        if skipped:
             from gym.local.data import DataError
 
-            raise DataError(f"every prompt is longer than rollout_max_prompt_len={c.rollout_max_prompt_len} tokens")
+            where = ", ".join(f"line {r.line}" if r.line else f"row {r.index}" for r in skipped[:10])
+            more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+            setting = (f"rollout_max_prompt_len={c.rollout_max_prompt_len}" if c.rollout_max_prompt_len else
+                       f"{LOCAL_MAX_PROMPT_TOKENS} (the tiny model's context; rollout_max_prompt_len is unset)")
+            what = (f"{len(skipped)} of {len(rows)} prompts of {skipped[0].source} are longer than {setting} tokens "
+                    f"({where}{more})")
+            if not out:
+                raise DataError(f"every prompt is too long: {what}")
+            print(f"gym local: {what}; they are skipped, as slime skips them", file=sys.stderr)
         return out
 
     def load_weights(self, flat, rollout_id: int = -1) -> dict:
@@ -255,6 +289,7 @@ class Trainer:
         metrics = grpo.train_on_rollout(
             self.model, self.optimizer, rollout, global_batch_size=c.global_batch_size, settings=self.settings,
             ref_model=self.ref_model, schedule=self.schedule, first_step=rollout_id * steps_per_rollout(c))
+        self.check_finite(rollout_id)
         end = time.time()
         trained = rollout.response_mask.sum().item() + 0.0
         metrics.update({"perf/train_time": end - start, "perf/train_tokens_per_sec": trained / max(end - start, 1e-9)})
@@ -269,38 +304,28 @@ class Trainer:
         instead of a dict of many small tensors."""
         return torch.nn.utils.parameters_to_vector(self.model.parameters()).detach().cpu().numpy()
 
-    def save(self, folder: str | Path, next_rollout_id: int, fingerprint: str) -> None:
-        """Write a checkpoint atomically: a temporary folder renamed over the last one."""
-        folder = Path(folder)
-        tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
-        tmp.mkdir(parents=True, exist_ok=True)
+    def check_finite(self, rollout_id: int) -> None:
+        """A TrainingError when a weight is NaN or ±inf (the run stops; no checkpoint holds them)."""
+        bad = [name for name, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise TrainingError(f"training on rollout {rollout_id} made weights non-finite (NaN or inf) in "
+                                f"{len(bad)} tensor(s), e.g. {bad[0]}; the run stops, with no checkpoint saved from "
+                                "them (the last checkpoint is kept). Look at that rollout's rewards and at lr, "
+                                "clip_grad and the loss coefficients")
+
+    def save(self, tmp: str | Path, state: dict) -> None:
+        """Write a whole checkpoint into `tmp` (the driver commits it: gym.local.folder)."""
+        from gym.local.folder import inside, remove
+
+        self.check_finite(state["next_rollout_id"] - 1)
+        tmp = inside(Path(self.setup.run_dir), tmp)
+        remove(Path(self.setup.run_dir), tmp)  # a save of this run that failed halfway
+        tmp.mkdir(parents=True)
         torch.save(self.model.state_dict(), tmp / "model.pt")
         torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
-        (tmp / "state.json").write_text(json.dumps({"next_rollout_id": next_rollout_id, "fingerprint": fingerprint}))
-        old = folder.with_name(folder.name + ".old")
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-        if old.exists():
-            import shutil
-
-            shutil.rmtree(old)
+        (tmp / "state.json").write_text(json.dumps(state))
 
     def load(self, folder: str | Path) -> None:
         folder = Path(folder)
         self.model.load_state_dict(torch.load(folder / "model.pt", weights_only=True))
         self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
-
-
-def read_checkpoint_state(folder: str | Path) -> dict | None:
-    """{"next_rollout_id", "fingerprint"} of the checkpoint in folder (or its half-renamed
-    predecessor), or None."""
-    for candidate in (Path(folder), Path(str(folder) + ".old")):
-        try:
-            state = json.loads((candidate / "state.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            continue
-        if candidate != Path(folder):
-            candidate.rename(folder)
-        return state
-    return None

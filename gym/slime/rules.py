@@ -991,7 +991,8 @@ def dataset_files(r: Resolved) -> Iterator[Problem]:
 
         for src in (ds.source, ds.eval_source):
             if src and not Path(src).is_file():
-                yield problem("dataset", f"local dataset file {src!r} does not exist")
+                yield problem("dataset", f"local dataset file {src!r} " + ("is a folder, not a file"
+                                                                          if Path(src).is_dir() else "does not exist"))
 
 
 @rule
@@ -1025,6 +1026,17 @@ def run_name_valid(r: Resolved) -> Iterator[Problem]:
         clean = re.sub(r"[^a-zA-Z0-9._-]+", "-", redact(r.name)).strip("-")[:limit] or "run"
         yield problem("name", f"name={r.name!r} must be 1-{limit} characters of letters, digits, '.', '_' or '-' "
                       "(it names the Modal app and volumes)", fixes("name", [clean]))
+
+
+@rule
+def run_name_one_folder(r: Resolved) -> Iterator[Problem]:
+    """The run name is one folder name: the local backend writes runs/<name>/ and clears it to start
+    over, so '.', '..', '' or a name with a separator would reach outside runs/ (gym.local.folder)."""
+    name = r.name
+    if name in ("", ".", "..") or any(sep in name for sep in ("/", "\\", "\0")):
+        clean = re.sub(r"[/\\\0]+", "-", name).strip(".-") or "run"
+        yield problem("name", f"name={name!r} must be one folder name: not '.', '..' or empty, and without '/' or "
+                      "'\\' (the local run writes runs/<name>/ and clears it to start over)", fixes("name", [clean]))
 
 
 @rule
