@@ -127,13 +127,15 @@ def _upload(run_app: RunApp) -> None:
 
 def launched_from() -> str:
     """Where this launch runs, for the run's record and the smoke checklist's first item: a
-    notebook kernel (ipykernel imported) or a plain process, inside a Modal container (a Modal
+    notebook kernel (an IPython shell with a kernel) or a plain process, inside a Modal container (a Modal
     Notebook: modal's `_is_remote`, as missing_credentials decides) or not."""
     import sys
 
     from modal.config import _is_remote
 
-    where = "a notebook kernel" if "ipykernel" in sys.modules else "a Python process"
+    ipython = sys.modules.get("IPython")  # imported by any kernel; a kernel's shell has .kernel
+    shell = ipython.get_ipython() if ipython is not None else None
+    where = "a notebook kernel" if getattr(shell, "kernel", None) is not None else "a Python process"
     return f"{where} inside a Modal container (Modal Notebooks)" if _is_remote() else f"{where} on this machine"
 
 
