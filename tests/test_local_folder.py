@@ -392,3 +392,11 @@ def test_split_layout_kill_after_the_trainer_saved_loses_no_row(tmp_path):
     assert rollout_ids(run_dir) == list(range(7))
     subprocess.run([sys.executable, str(script), "resume"], env=ENV, check=True, timeout=600, capture_output=True)
     assert rollout_ids(run_dir) == list(range(10))
+
+
+@pytest.mark.parametrize("seed", [2**40, -1])
+def test_a_seed_outside_numpys_range_is_one_config_error_before_anything(tmp_path, seed):
+    """run_local from Python (not only the CLI's --seed): no numpy traceback, nothing created."""
+    with pytest.raises(ConfigError, match="numpy's seed range"):
+        run_local(tiny_config(tmp_path / "data", num_rollout=1), seed=seed, out_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()

@@ -154,7 +154,13 @@ def run_local(config=None, *, seed: int = 0, resume: bool = False, out_dir: str 
     from gym.errors import ConfigError
     from gym.local.flags import local_problems
 
+    from gym.slime.rules import seed_problem
+
     problems = local_problems(c)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UserError(f"seed={seed!r} must be an integer")
+    if problem := seed_problem(seed):  # torch and numpy seed from it: numpy's range, refused by name
+        problems = [*problems, problem]
     if problems:  # before anything is created
         raise ConfigError(problems, subject=f"local run of {r.name!r}")
     if not (isinstance(reward_timeout_s, (int, float)) and 0 < reward_timeout_s < float("inf")):
