@@ -1,6 +1,7 @@
 """Runs inside Modal on a small CPU container: download -> prepare -> training attempts.
 
-`launch()` spawns `pipeline` detached and returns, so the notebook, kernel or laptop may go away.
+`launch()` spawns `pipeline` in the run's deployed app (`gym-<run>`) and returns, so the notebook,
+kernel or laptop may go away.
 The pipeline then
 
 1. downloads the model and prepares the dataset (each idempotent, in its own function, spawned
