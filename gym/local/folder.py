@@ -50,7 +50,9 @@ class RunFolderError(UserError):
 def run_folder(out_dir: str | os.PathLike, name: str) -> Path:
     """`out_dir/name`, checked: `name` is one path component and the folder (if it exists) is a
     real folder right under `out_dir`, not a link to somewhere else."""
-    if name in ("", ".", "..") or any(sep in name for sep in ("/", "\\", "\0")) or Path(name).name != name:
+    from gym.slime.rules import is_one_folder_name
+
+    if not is_one_folder_name(name) or Path(name).name != name:
         raise RunFolderError(f"run name {name!r} must be one folder name (not '.', '..', empty, nor containing "
                              "'/' or '\\'): the local run writes runs/<name>/ and clears it to start over")
     run_dir = Path(out_dir) / name

@@ -1028,12 +1028,18 @@ def run_name_valid(r: Resolved) -> Iterator[Problem]:
                       "(it names the Modal app and volumes)", fixes("name", [clean]))
 
 
+def is_one_folder_name(name: str) -> bool:
+    """`name` is one path component: not '', '.' or '..', and without a separator or NUL (the one
+    test of a run name, for this rule and gym.local.folder.run_folder)."""
+    return name not in ("", ".", "..") and not any(sep in name for sep in ("/", "\\", "\0"))
+
+
 @rule
 def run_name_one_folder(r: Resolved) -> Iterator[Problem]:
     """The run name is one folder name: the local backend writes runs/<name>/ and clears it to start
     over, so '.', '..', '' or a name with a separator would reach outside runs/ (gym.local.folder)."""
     name = r.name
-    if name in ("", ".", "..") or any(sep in name for sep in ("/", "\\", "\0")):
+    if not is_one_folder_name(name):
         clean = re.sub(r"[/\\\0]+", "-", name).strip(".-") or "run"
         yield problem("name", f"name={name!r} must be one folder name: not '.', '..' or empty, and without '/' or "
                       "'\\' (the local run writes runs/<name>/ and clears it to start over)", fixes("name", [clean]))
