@@ -71,21 +71,13 @@ class ControlPanel:
 
     def set(self, **values) -> None:
         """Set config fields as the controls do (unset a field with None to derive it again)."""
-        for name, value in values.items():
-            if value is None:
-                self.set_fields.pop(name, None)
-            else:
-                self.set_fields[name] = value
+        _merge(self.set_fields, values)
         self.refresh()
 
     def set_workload(self, **workload) -> None:
         """Set the workload that prices the plan (mean_response_tokens, mean_prompt_tokens; None:
         gym.perf's default), e.g. `panel.set_workload(**gym.perf.workload_from(history))`."""
-        for name, value in workload.items():
-            if value is None:
-                self.workload.pop(name, None)
-            else:
-                self.workload[name] = value
+        _merge(self.workload, workload)
         self.refresh()
 
     def apply_fix(self, fix: Fix) -> None:
@@ -370,3 +362,12 @@ class ControlPanel:
         from IPython.display import display
 
         display(self.widget)
+
+
+def _merge(into: dict, values: dict) -> None:
+    """Set each value in `into`; None removes the key (the field is derived, or defaulted, again)."""
+    for name, value in values.items():
+        if value is None:
+            into.pop(name, None)
+        else:
+            into[name] = value
