@@ -97,7 +97,7 @@ def data_fingerprint(r: Resolved, shipment: Shipment) -> str:
 def run_spec(r: Resolved, shipment: Shipment, stages: tuple[int, ...] | None = None) -> dict:
     """Everything the containers need, as plain data (JSON-serialisable, no secrets). The launch
     adds "budget" and "lease" (see launcher.launch)."""
-    from gym.launch.runs import REGISTRY, ray_url_key
+    from gym.launch.runs import REGISTRY
 
     ds, c = r.dataset, r.config
     required_env = ["WANDB_API_KEY"] if c.wandb is not None else []
@@ -120,7 +120,7 @@ def run_spec(r: Resolved, shipment: Shipment, stages: tuple[int, ...] | None = N
         "checkpoint_dir": checkpoint_dir(r.name),
         "keep_checkpoints": c.keep_checkpoints,
         "stages": list(stages or (c.num_rollout,)),
-        "registry": {"dict": REGISTRY, "ray_url_key": ray_url_key(r.name)},
+        "registry": {"dict": REGISTRY},
     }
 
 

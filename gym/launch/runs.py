@@ -227,11 +227,6 @@ def status_from_record(record: dict, now: float) -> RunStatus:
                      checklist=tuple(record.get("checklist") or ()))
 
 
-def ray_url_key(name: str) -> str:
-    """Unused since issue 16 (the Ray dashboard is no longer forwarded); app.py still names it in the spec."""
-    return f"{name}#ray-dashboard"
-
-
 def _registry():
     import modal
 
