@@ -5,12 +5,12 @@ them, each labelled with its source, with the model's own estimate of that publi
 learner sees how far the model is from a measurement, not only the model. The rows are rows 3 and
 7 of ../shared/reference/perf-calibration.md (the course's reference of public measurements), the
 two closest to the lessons' run (Qwen3, one 8-GPU node, slime or a slime fork, colocated); their
-mapping to a SlimeConfig is the one scripts/calibrate_perf.py uses.
+mapping to a SlimeConfig is gym.perf.calibration's (the one scripts/calibrate_perf.py prints).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -21,17 +21,20 @@ class Published:
     """The run, in words: model, hardware, batch, lengths."""
     seconds: float
     """Measured seconds per step (= per rollout: one rollout, then its training)."""
-    config: dict = field(default_factory=dict)
-    """SlimeConfig fields that reproduce it (unreported ones take the preset's value)."""
-    mean_response_tokens: int | None = None
-    """The measured mean response length, when published (else gym's default assumption)."""
+    row: str
+    """Its row in gym.perf.calibration, which holds the one mapping of the run to a SlimeConfig."""
 
     def slime_config(self):
-        from gym.models import get_model
-        from gym.slime import SlimeConfig
+        from gym.perf import calibration
 
-        values = dict(self.config)
-        return SlimeConfig(model=get_model(values.pop("model")), **values)
+        return {"3": calibration.row_3_config, "7": calibration.row_7_config}[self.row]()
+
+    @property
+    def mean_response_tokens(self) -> int | None:
+        """The measured mean response length, when published (else gym's default assumption)."""
+        from gym.perf import calibration
+
+        return calibration.ROW_7_MEAN_RESPONSE if self.row == "7" else None
 
     def estimate(self):
         from gym.perf import estimate
@@ -41,13 +44,10 @@ class Published:
 
 STEP_TIMES = (
     Published("redai-studio/Relax#152", "Qwen3-VL-4B (its Qwen3-4B text model), 1 × 8 H200, colocated, "
-              "64 prompts × 8, mean response 1,363 tokens (max 9,324)", 115.6,
-              dict(model="Qwen3-4B", gpu_type="H200", rollout_batch_size=64, n_samples_per_prompt=8,
-                   rollout_max_response_len=9324, max_tokens_per_gpu=16384), mean_response_tokens=1363),
+              "64 prompts × 8, one optimizer step of 512, train TP 2, KL reference pass, mean response 1,363 "
+              "tokens (max 9,324)", 115.6, row="7"),
     Published("modal-projects/training-gym PR#191", "Qwen3-0.6B, 1 × 8 H100, slime colocated, 24 prompts × 8, "
-              "responses ≤ 4,096 tokens (its second step)", 26.0,
-              dict(model="Qwen3-0.6B", rollout_batch_size=24, n_samples_per_prompt=8, global_batch_size=192,
-                   rollout_max_response_len=4096, sglang_mem_fraction_static=0.78, max_tokens_per_gpu=12288)),
+              "responses ≤ 4,096 tokens (its second step)", 26.0, row="3"),
 )
 """Published seconds per step, closest first to the lessons' Qwen3-4B run."""
 

@@ -45,6 +45,25 @@ class Row:
         return self.predicted / self.measured
 
 
+def row_3_config() -> SlimeConfig:
+    """Row 3 (modal-projects/training-gym PR#191) as a SlimeConfig: Qwen3-0.6B, 1 x 8 H100, colocated, 24 x 8,
+    response <= 4096, f 0.78, max_tokens 12288, TP 1."""
+    return SlimeConfig(model=Qwen3_0_6B(), rollout_batch_size=24, n_samples_per_prompt=8, global_batch_size=192,
+                       rollout_max_response_len=4096, sglang_mem_fraction_static=0.78, max_tokens_per_gpu=12288)
+
+
+ROW_7_MEAN_RESPONSE = 1363
+"""Row 7's logged mean response length, tokens."""
+
+
+def row_7_config() -> SlimeConfig:
+    """Row 7 (redai-studio/Relax#152 / PR#153) as its script sets it (see rows())."""
+    return SlimeConfig(model=Qwen3_4B(), gpu_type="H200", rollout_batch_size=64, n_samples_per_prompt=8,
+                       global_batch_size=512, tensor_model_parallel_size=2, sequence_parallel=True, use_kl_loss=True,
+                       kl_loss_coef=0.01, sglang_mem_fraction_static=0.8, rollout_max_response_len=9324,
+                       max_tokens_per_gpu=16384)
+
+
 def rows() -> list[Row]:
     out: list[Row] = []
 
@@ -58,9 +77,7 @@ def rows() -> list[Row]:
                    in_goal=False))
 
     # Row 3: Qwen3-0.6B, 1 x 8 H100, colocated, 24 x 8, response <= 4096, f 0.78, max_tokens 12288, TP 1.
-    c = SlimeConfig(model=Qwen3_0_6B(), rollout_batch_size=24, n_samples_per_prompt=8, global_batch_size=192,
-                    rollout_max_response_len=4096, sglang_mem_fraction_static=0.78, max_tokens_per_gpu=12288)
-    e = estimate(c)
+    e = estimate(row_3_config())
     out.append(Row("3", "step s (step 2)", "H100 1x8 colocated, 24 x 8, gbs 192, resp<=4096, f 0.78, 12288 tok",
                    e.step_seconds, 26.0, "step"))
 
@@ -76,11 +93,7 @@ def rows() -> list[Row]:
     # parallel), the KL reference pass (use_kl_loss), SGLang memory fraction 0.8; responses <= 9324 (the
     # longest logged), mean 1363. (Until issue 18 gym left the global batch unset, derived as 16: 32 steps of
     # fixed overhead stood in for the training it underestimated, and the two errors cancelled.)
-    c = SlimeConfig(model=Qwen3_4B(), gpu_type="H200", rollout_batch_size=64, n_samples_per_prompt=8,
-                    global_batch_size=512, tensor_model_parallel_size=2, sequence_parallel=True, use_kl_loss=True,
-                    kl_loss_coef=0.01, sglang_mem_fraction_static=0.8, rollout_max_response_len=9324,
-                    max_tokens_per_gpu=16384)
-    e = estimate(c, mean_response_tokens=1363)
+    e = estimate(row_7_config(), mean_response_tokens=ROW_7_MEAN_RESPONSE)
     m7 = "H200 1x8 colocated, 64 x 8, gbs 512, TP 2, KL, f 0.8, resp<=9324 mean 1363, Qwen3-4B text model"
     out.append(Row("7", "step s", m7, e.step_seconds, 115.6, "step"))
     out.append(Row("7", "rollout s", m7, e.phases["generate"], 62.0, "phase"))
