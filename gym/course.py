@@ -20,17 +20,12 @@ from typing import Any
 
 
 def seed_production_run():
-    """The seed's production run as lesson 05 launches it: gym's GSM8K (test split for eval),
-    W&B, 4 colocated nodes, the seed's batch sizes and rollout count, eval and save every 20."""
-    from gym.datasets import GSM8K
-    from gym.models import Qwen3_4B
-    from gym.slime import SlimeConfig
-    from gym.wandb import WandbConfig
+    """The seed's production run as lesson 05 launches it: the CLI's seed run
+    (`gym.cli.seed_production_config`: gym's GSM8K, W&B, 4 colocated nodes, the seed's batch sizes
+    and rollout count), with eval (4 samples per prompt) and a save every 20 rollouts."""
+    from gym.cli import seed_production_config
 
-    return SlimeConfig(model=Qwen3_4B(), dataset=GSM8K(),
-                       wandb=WandbConfig(project="slime-grpo", group="qwen3-4b-scaled"),
-                       num_nodes=4, global_batch_size=128, rollout_batch_size=64, n_samples_per_prompt=8,
-                       num_rollout=3000, eval_interval=20, n_samples_per_eval_prompt=4, save_interval=20)
+    return seed_production_config().replace(eval_interval=20, n_samples_per_eval_prompt=4, save_interval=20)
 
 
 def split_of(config):
